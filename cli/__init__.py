@@ -1,0 +1,1 @@
+"""Command-line interfaces: ``facepipe`` (faces) and ``speechpipe`` (speech)."""
