@@ -13,7 +13,9 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
 RESULTS_JSON_DIR = BENCH_DIR / "results"
-HEADER = "# Benchmark results\n\nEach section is written by the script it names, with the command.\n"
+HEADER = (
+    "# Benchmark results\n\nEach section is written by the script it names, with the command.\n"
+)
 
 
 def machine() -> dict[str, Any]:

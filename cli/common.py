@@ -16,8 +16,12 @@ EXIT_USAGE = 2
 
 def configure_logging(verbose: int, quiet: bool) -> None:
     """Warnings on stderr by default; ``-v`` info, ``-vv`` debug, ``-q`` errors only."""
-    level = logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(name)s: %(levelname)s: %(message)s", stream=sys.stderr)
+    level = (
+        logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    )
+    logging.basicConfig(
+        level=level, format="%(name)s: %(levelname)s: %(message)s", stream=sys.stderr
+    )
     logging.getLogger("facespeech").setLevel(level)
 
 
@@ -25,4 +29,6 @@ def progress(items: Iterable[T], *, total: int | None, desc: str, unit: str) -> 
     """A progress bar on stderr, shown only when stderr is a terminal."""
     from tqdm import tqdm
 
-    yield from tqdm(items, total=total, desc=desc, unit=unit, file=sys.stderr, disable=None, leave=False)
+    yield from tqdm(
+        items, total=total, desc=desc, unit=unit, file=sys.stderr, disable=None, leave=False
+    )

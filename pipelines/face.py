@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-
 from facespeech.pipelines.runner import NamedStage, Result, Runner
 from facespeech.stages.errors import InputError, PipelineError
 from facespeech.stages.face.align import FaceAligner

@@ -18,10 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
-
 from facespeech.stages.errors import GalleryError
 from facespeech.stages.face.types import Box
+from numpy.typing import NDArray
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +204,9 @@ class Gallery:
             if vector.shape != (dim,):
                 raise GalleryError(self.path, f"damaged embedding for {name!r} ({source})")
             out.append(
-                EnrolledFace(name, vector.copy(), model_id, Path(source), Box(top, right, bottom, left), when)
+                EnrolledFace(
+                    name, vector.copy(), model_id, Path(source), Box(top, right, bottom, left), when
+                )
             )
         return out
 
@@ -227,4 +228,3 @@ class Gallery:
                 f"gallery holds embeddings of model {sorted(others)[0]!r}, not {model_id!r}",
             )
         return np.stack([face.embedding for face in faces]), [face.name for face in faces]
-

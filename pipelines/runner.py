@@ -279,7 +279,7 @@ class Runner:
     ) -> Iterator[Result[Any]]:
         live = [value for value, error in batch if error is None]
         outcomes = iter(_run_batch(self._main_stages, live, profile) if live else [])
-        for value, error in batch:
+        for _, error in batch:
             if error is not None:
                 yield Result(source=error.path, error=error)
                 continue
@@ -288,4 +288,3 @@ class Runner:
                 yield Result(source=out_error.path, error=out_error)
             else:
                 yield Result(source=source_of(out), value=out)
-

@@ -23,7 +23,7 @@ class Stage(Protocol[In_contra, Out_co]):
 
 @runtime_checkable
 class BatchStage(Stage[In_contra, Out_co], Protocol[In_contra, Out_co]):
-    """A stage that is faster on many items at once; ``batch`` means ``[stage(i) for i in items]``."""
+    """A stage faster on many items at once: ``batch(items) == [stage(i) for i in items]``."""
 
     def batch(self, items: Sequence[In_contra], /) -> list[Out_co]: ...
 

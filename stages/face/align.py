@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from facespeech.stages.face.landmarks import to_dlib_shape
 from facespeech.stages.face.types import AlignedFaces, LandmarkedFaces
 

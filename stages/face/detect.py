@@ -11,11 +11,10 @@ from typing import Any, Literal
 
 import cv2
 import numpy as np
-from numpy.typing import NDArray
-
 from facespeech.stages.errors import ModelError
 from facespeech.stages.face import models
 from facespeech.stages.face.types import Box, DetectedFaces, LoadedImage
+from numpy.typing import NDArray
 
 DetectorName = Literal["hog", "cnn", "haar"]
 DETECTORS: tuple[DetectorName, ...] = ("hog", "cnn", "haar")

@@ -8,10 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.typing import NDArray
-
 from facespeech.stages.face import models
 from facespeech.stages.face.types import AlignedFaces, EmbeddedFaces
+from numpy.typing import NDArray
 
 EMBEDDING_DIM = 128
 # Stored with every enrolled face; embeddings of another model are not comparable.

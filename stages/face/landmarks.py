@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import NDArray
-
 from facespeech.stages.face import models
 from facespeech.stages.face.types import Box, DetectedFaces, LandmarkedFaces
+from numpy.typing import NDArray
 
 PointCount = Literal[5, 68]
 MODEL_FILES: dict[int, str] = {5: models.SHAPE_5, 68: models.SHAPE_68}

@@ -8,11 +8,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
-from PIL import Image, ImageOps, UnidentifiedImageError
-
 from facespeech.stages.errors import InputError
 from facespeech.stages.face.types import ImageRef, LoadedImage
+from numpy.typing import NDArray
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +67,7 @@ class ImageLoader:
                     if width * height > self.max_pixels:
                         raise InputError(
                             path,
-                            f"image too large: {width}x{height} pixels "
-                            f"(limit {self.max_pixels:,})",
+                            f"image too large: {width}x{height} pixels (limit {self.max_pixels:,})",
                         )
                     scale = self._draft(image)
                     image.seek(0)  # GIF/TIFF: first frame

@@ -33,7 +33,9 @@ def models_dir() -> Path:
         return Path(override)
     spec = importlib.util.find_spec(MODELS_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(Path(MODELS_PACKAGE), "package not installed (pip install face_recognition_models)")
+        raise ModelError(
+            Path(MODELS_PACKAGE), "package not installed (pip install face_recognition_models)"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 

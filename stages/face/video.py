@@ -7,7 +7,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from facespeech.stages.errors import InputError
 from facespeech.stages.face.types import ImageRef, LoadedImage
 

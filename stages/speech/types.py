@@ -30,7 +30,7 @@ class Audio:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Spectrogram:
-    """Log-mel (or linear) spectrogram of ``Audio``: ``values`` is ``float32 (n_bins, n_frames)``."""
+    """Log-mel (or linear) spectrogram: ``values`` is ``float32 (n_bins, n_frames)``."""
 
     source: Path
     values: NDArray[np.float32]
