@@ -4,11 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from facespeech.stages.errors import InputError
 from facespeech.stages.face.load import ImageLoader
 from facespeech.stages.face.types import ImageRef
+from PIL import Image
+
 from tests.face_corpus import make_bad_images
 
 
