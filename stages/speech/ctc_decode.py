@@ -1,0 +1,346 @@
+"""CTC decoders: emissions ``float32 (n_frames, n_labels)`` -> ``Transcript`` with word times.
+
+Both decoders share one interface, ``decoder(emissions) -> Transcript``:
+
+- ``GreedyCtcDecoder``: the best label per frame, repeats collapsed, blanks dropped
+  ("HHHEE_LL_LLLOOO" -> "hello").
+- ``BeamSearchDecoder``: CTC prefix beam search (Hannun et al. 2014, "First-pass large
+  vocabulary continuous speech recognition using bi-directional recurrent DNNs") with a word
+  n-gram model applied when a word ends, a per-word bonus, and an optional vocabulary that
+  limits what can be spelled (a prefix set: only its words can be formed).
+
+Word times come from the CTC alignment of the decoded text (the greedy path, or a Viterbi
+forced alignment for beam search): a word spans the frames of its characters, so
+``start_s = offset_s + first_frame * frame_s`` and ``end_s = offset_s + (last_frame + 1) *
+frame_s``. Its confidence is the mean posterior of the aligned labels over those frames.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from facespeech.stages.speech.alphabet import BLANK_INDEX, INDEX, LABELS, SPACE, SPACE_INDEX
+from facespeech.stages.speech.lm import BOS, EOS, NgramLM
+from facespeech.stages.speech.types import Emissions, Transcript, Word
+
+NEG_INF: Final = -math.inf
+DEFAULT_BEAM_WIDTH = 16
+DEFAULT_LM_WEIGHT = 0.5
+DEFAULT_WORD_BONUS = 1.0
+# Frames where blank is this likely cannot start a character worth keeping; skipping their
+# expansion is the main saving (most CTC frames are blank).
+DEFAULT_BLANK_SKIP_PROB = 0.999
+# Labels less likely than this in a frame are not tried (the frame's best always is); e**-8
+# is 3e-4, below which no measured beam changed.
+DEFAULT_CHAR_MIN_LOG_PROB = -8.0
+
+
+class GreedyCtcDecoder:
+    """Best path decoding: argmax label per frame, repeats collapsed, blanks removed."""
+
+    def __call__(self, emissions: Emissions) -> Transcript:
+        log_probs = _check(emissions)
+        if len(log_probs) == 0:
+            return _transcript(emissions, "", np.zeros(0, np.int64), np.zeros(0, np.int64))
+        path = log_probs.argmax(axis=1)
+        # A frame starts a character when its label is not blank and differs from the frame
+        # before (a repeat only counts again after a blank).
+        starts = (path != BLANK_INDEX) & np.r_[True, path[1:] != path[:-1]]
+        positions = np.cumsum(starts) - 1
+        positions = np.where(path == BLANK_INDEX, -1, positions)
+        text = "".join(LABELS[i] for i in path[starts])
+        return _transcript(emissions, text, path, positions)
+
+
+class _Beam:
+    """One prefix: CTC log-probabilities ending in blank / non-blank, and its LM state."""
+
+    __slots__ = ("last", "lm_score", "p_b", "p_nb", "partial", "words")
+
+    def __init__(self, last: int, words: tuple[str, ...], partial: str, lm_score: float) -> None:
+        self.p_b = NEG_INF
+        self.p_nb = NEG_INF
+        self.last = last  # label whose repeat collapses (space for an empty prefix)
+        self.words = words  # completed words
+        self.partial = partial  # the word being spelled
+        self.lm_score = lm_score  # weighted LM log-probs plus word bonuses so far
+
+
+def _logaddexp(a: float, b: float) -> float:
+    if a < b:
+        a, b = b, a
+    if b == NEG_INF:
+        return a
+    return a + math.log1p(math.exp(b - a))
+
+
+class BeamSearchDecoder:
+    """CTC prefix beam search with an optional word n-gram LM and vocabulary.
+
+    Args:
+        beam_width: prefixes kept after each frame (>= 1).
+        lm: a word n-gram model; its natural-log probability times ``lm_weight`` is added as
+            each word ends (and for ``</s>`` at the end).
+        lm_weight: scale of the LM log-probabilities (>= 0).
+        word_bonus: natural-log score added per word, against the LM's bias for short output.
+        vocabulary: if given, only these words can be produced (lower case, spelled with
+            ``alphabet.LABELS``); e.g. the ten digit words for digit strings.
+        blank_skip_prob: frames whose blank probability exceeds this only extend existing
+            prefixes with blank (no new characters); in (0, 1].
+        char_min_log_prob: labels below this natural-log probability in a frame are not
+            tried (the frame's best label always is).
+    """
+
+    def __init__(
+        self,
+        *,
+        beam_width: int = DEFAULT_BEAM_WIDTH,
+        lm: NgramLM | None = None,
+        lm_weight: float = DEFAULT_LM_WEIGHT,
+        word_bonus: float = DEFAULT_WORD_BONUS,
+        vocabulary: Iterable[str] | None = None,
+        blank_skip_prob: float = DEFAULT_BLANK_SKIP_PROB,
+        char_min_log_prob: float = DEFAULT_CHAR_MIN_LOG_PROB,
+    ) -> None:
+        if beam_width < 1:
+            raise ValueError(f"beam_width must be >= 1, got {beam_width}")
+        if lm_weight < 0 or not math.isfinite(lm_weight):
+            raise ValueError(f"lm_weight must be a finite number >= 0, got {lm_weight}")
+        if not math.isfinite(word_bonus):
+            raise ValueError(f"word_bonus must be finite, got {word_bonus}")
+        if not 0 < blank_skip_prob <= 1:
+            raise ValueError(f"blank_skip_prob must be in (0, 1], got {blank_skip_prob}")
+        self.beam_width = beam_width
+        self.lm = lm
+        self.lm_weight = lm_weight
+        self.word_bonus = word_bonus
+        self.vocabulary = vocabulary
+        self.blank_skip_prob = blank_skip_prob
+        self.char_min_log_prob = char_min_log_prob
+        self._words = _check_vocabulary(vocabulary) if vocabulary is not None else None
+        self._prefixes = _prefixes(self._words) if self._words is not None else None
+
+    def __call__(self, emissions: Emissions) -> Transcript:
+        log_probs = _check(emissions)
+        text = self._search(log_probs)
+        labels = np.array([INDEX[c] for c in text], dtype=np.int64)
+        path, positions = _force_align(log_probs, labels)
+        return _transcript(emissions, text, path, positions)
+
+    # ---------------------------------------------------------------- search
+
+    def _search(self, log_probs: NDArray[np.float32]) -> str:
+        """The best text (words separated by single spaces)."""
+        skip = (log_probs[:, BLANK_INDEX] > math.log(self.blank_skip_prob)).tolist()
+        tried = log_probs >= self.char_min_log_prob
+        tried[np.arange(len(log_probs)), log_probs.argmax(axis=1)] = True
+        tried[:, BLANK_INDEX] = False
+        rows = log_probs.astype(np.float64).tolist()
+        start = _Beam(SPACE_INDEX, (), "", 0.0)
+        start.p_b = 0.0
+        beams = {"": start}
+        lm_cache: dict[tuple[tuple[str, ...], str], float] = {}
+        for t, row in enumerate(rows):
+            if skip[t]:
+                for beam in beams.values():
+                    repeat = beam.p_nb + row[beam.last]
+                    beam.p_b = _logaddexp(beam.p_b, beam.p_nb) + row[BLANK_INDEX]
+                    beam.p_nb = repeat
+                continue
+            beams = self._step(beams, row, np.flatnonzero(tried[t]).tolist(), lm_cache)
+        return self._finish(beams, lm_cache)
+
+    def _step(
+        self,
+        beams: dict[str, _Beam],
+        row: list[float],
+        labels: list[int],
+        lm_cache: dict[tuple[tuple[str, ...], str], float],
+    ) -> dict[str, _Beam]:
+        """Extend every prefix by one frame; keep the ``beam_width`` best."""
+        out: dict[str, _Beam] = {}
+        for key, beam in beams.items():
+            total = _logaddexp(beam.p_b, beam.p_nb)
+            stay = out.get(key)
+            if stay is None:
+                stay = out[key] = _Beam(beam.last, beam.words, beam.partial, beam.lm_score)
+            stay.p_b = _logaddexp(stay.p_b, total + row[BLANK_INDEX])
+            stay.p_nb = _logaddexp(stay.p_nb, beam.p_nb + row[beam.last])
+            for label in labels:
+                if label == SPACE_INDEX:
+                    if not beam.partial:
+                        # A space after a space (or at the start) changes no text: like a repeat.
+                        stay.p_nb = _logaddexp(stay.p_nb, beam.p_b + row[label])
+                        continue
+                    if self._words is not None and beam.partial not in self._words:
+                        continue
+                    new_key = key + SPACE
+                    nxt = out.get(new_key)
+                    if nxt is None:
+                        words = (*beam.words, beam.partial)
+                        score = beam.lm_score + self._word_score(beam.words, beam.partial, lm_cache)
+                        nxt = out[new_key] = _Beam(SPACE_INDEX, words, "", score)
+                    nxt.p_nb = _logaddexp(nxt.p_nb, total + row[label])
+                    continue
+                partial = beam.partial + LABELS[label]
+                if self._prefixes is not None and partial not in self._prefixes:
+                    continue
+                new_key = key + LABELS[label]
+                nxt = out.get(new_key)
+                if nxt is None:
+                    nxt = out[new_key] = _Beam(label, beam.words, partial, beam.lm_score)
+                # A repeated label extends the prefix only after a blank.
+                from_prob = beam.p_b if label == beam.last else total
+                nxt.p_nb = _logaddexp(nxt.p_nb, from_prob + row[label])
+        if len(out) <= self.beam_width:
+            return out
+        # The LM scores words as they end, not while they are spelled: a penalty for
+        # unknown prefixes (as pyctcdecode has) made the search cut words short to a known
+        # prefix ("apples" -> "ap") whenever the spelling left the LM's vocabulary.
+        ranked = sorted(
+            out.items(), key=lambda kv: _logaddexp(kv[1].p_b, kv[1].p_nb) + kv[1].lm_score
+        )
+        return dict(ranked[-self.beam_width :])
+
+    def _word_score(
+        self,
+        history: tuple[str, ...],
+        word: str,
+        lm_cache: dict[tuple[tuple[str, ...], str], float],
+    ) -> float:
+        """Weighted LM log-probability of ``word`` after ``history``, plus the word bonus."""
+        if self.lm is None:
+            return self.word_bonus if word != EOS else 0.0
+        context = (BOS, *history)[-(self.lm.order - 1) :] if self.lm.order > 1 else ()
+        cached = lm_cache.get((context, word))
+        if cached is None:
+            cached = lm_cache[(context, word)] = self.lm.log_prob(word, context)
+        return self.lm_weight * cached + (self.word_bonus if word != EOS else 0.0)
+
+    def _finish(
+        self, beams: dict[str, _Beam], lm_cache: dict[tuple[tuple[str, ...], str], float]
+    ) -> str:
+        """Close the last word and the sentence of every prefix; return the best text."""
+        best_text, best_score = "", NEG_INF
+        for beam in beams.values():
+            words, score = beam.words, beam.lm_score
+            if beam.partial:
+                if self._words is not None and beam.partial not in self._words:
+                    continue
+                score += self._word_score(words, beam.partial, lm_cache)
+                words = (*words, beam.partial)
+            score += self._word_score(words, EOS, lm_cache)
+            score += _logaddexp(beam.p_b, beam.p_nb)
+            if score > best_score:
+                best_text, best_score = " ".join(words), score
+        return best_text
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def _check(emissions: Emissions) -> NDArray[np.float32]:
+    log_probs = emissions.log_probs
+    if log_probs.ndim != 2 or log_probs.shape[1] != len(LABELS):
+        raise ValueError(
+            f"emissions must be (n_frames, {len(LABELS)}), got {tuple(log_probs.shape)}"
+        )
+    return log_probs
+
+
+def _check_vocabulary(vocabulary: Iterable[str]) -> frozenset[str]:
+    words = frozenset(vocabulary)
+    if not words:
+        raise ValueError("vocabulary is empty")
+    allowed = set(LABELS) - {LABELS[BLANK_INDEX], SPACE}
+    for word in words:
+        if not word or not set(word) <= allowed:
+            raise ValueError(
+                f"vocabulary word {word!r} must be non-empty lower-case letters or apostrophes"
+            )
+    return words
+
+
+def _prefixes(words: Iterable[str]) -> frozenset[str]:
+    """Every prefix (including the empty one and the whole word) of every word."""
+    return frozenset(word[:i] for word in words for i in range(len(word) + 1))
+
+
+def _force_align(
+    log_probs: NDArray[np.float32], labels: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Viterbi CTC alignment of ``labels`` to the frames.
+
+    Returns ``(path, positions)``, both ``int64 (n_frames,)``: the label of each frame and
+    the index in ``labels`` it belongs to (-1 for blank frames).
+    """
+    n_frames = len(log_probs)
+    if len(labels) == 0 or n_frames == 0:
+        return np.zeros(n_frames, dtype=np.int64), np.full(n_frames, -1, dtype=np.int64)
+    ext = np.full(2 * len(labels) + 1, BLANK_INDEX, dtype=np.int64)  # blank, l1, blank, ...
+    ext[1::2] = labels
+    n_states = len(ext)
+    # A state may skip the blank before it unless it repeats the label two states back.
+    can_skip = np.zeros(n_states, dtype=bool)
+    can_skip[2:] = (ext[2:] != BLANK_INDEX) & (ext[2:] != ext[:-2])
+    emit = log_probs[:, ext].astype(np.float64)  # (n_frames, n_states)
+    alpha = np.full(n_states, NEG_INF)
+    alpha[:2] = emit[0, :2]
+    back = np.zeros((n_frames, n_states), dtype=np.int8)  # states moved back: 0, 1 or 2
+    moves = np.empty((3, n_states))
+    for t in range(1, n_frames):
+        moves[0] = alpha
+        moves[1, 0], moves[1, 1:] = NEG_INF, alpha[:-1]
+        moves[2, :2], moves[2, 2:] = NEG_INF, np.where(can_skip[2:], alpha[:-2], NEG_INF)
+        back[t] = moves.argmax(axis=0)
+        alpha = moves[back[t], np.arange(n_states)] + emit[t]
+    state = n_states - 1 if alpha[-1] >= alpha[-2] else n_states - 2
+    if not math.isfinite(alpha[state]):
+        raise ValueError(f"{len(labels)} labels cannot be aligned to {n_frames} frames")
+    states = np.empty(n_frames, dtype=np.int64)
+    for t in range(n_frames - 1, -1, -1):
+        states[t] = state
+        state -= int(back[t, state])
+    positions = np.where(states % 2 == 1, states // 2, -1)
+    return ext[states], positions
+
+
+def _transcript(
+    emissions: Emissions,
+    text: str,
+    path: NDArray[np.int64],
+    positions: NDArray[np.int64],
+) -> Transcript:
+    """Words with times and confidences from an alignment of ``text`` (see module doc)."""
+    frame_s, offset_s = emissions.frame_s, emissions.offset_s
+    end_s = offset_s + len(path) * frame_s
+    if not text.strip():
+        return Transcript(emissions.source, "", (), offset_s, end_s)
+    chars = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    is_space = chars == ord(SPACE)
+    # Word number of each character (-1 for spaces).
+    word_of_char = np.where(is_space, -1, np.cumsum(~is_space & np.r_[True, is_space[:-1]]) - 1)
+    word_of_frame = np.where(positions >= 0, word_of_char[np.maximum(positions, 0)], -1)
+    frames = np.flatnonzero(word_of_frame >= 0)
+    owner = word_of_frame[frames]
+    firsts = frames[np.r_[True, owner[1:] != owner[:-1]]]
+    lasts = frames[np.r_[owner[1:] != owner[:-1], True]]
+    aligned = np.exp(emissions.log_probs[np.arange(len(path)), path].astype(np.float64))
+    cumulative = np.r_[0.0, np.cumsum(aligned)]
+    words = text.split()
+    assert len(words) == len(firsts), "every word has frames in a valid alignment"
+    result = tuple(
+        Word(
+            text=word,
+            start_s=offset_s + int(first) * frame_s,
+            end_s=offset_s + (int(last) + 1) * frame_s,
+            confidence=float((cumulative[last + 1] - cumulative[first]) / (last + 1 - first)),
+        )
+        for word, first, last in zip(words, firsts, lasts, strict=True)
+    )
+    return Transcript(emissions.source, " ".join(words), result, offset_s, end_s)

@@ -1,0 +1,180 @@
+"""Segmentation at pauses: a stream of audio blocks -> speech segments of bounded length.
+
+An energy voice-activity detector: the waveform is cut into ``FRAME_S`` frames; a frame is
+speech when its level (dBFS) is ``margin_db`` above the noise floor (a low percentile of the
+recent frame levels) and above ``min_speech_db``. Audio is buffered until ``max_segment_s``
+have arrived, then cut in the longest pause of the buffer's later part, or at its quietest
+moment when nobody paused. Each segment is trimmed to its speech plus ``pad_s`` on both sides;
+a segment without speech is dropped, so silence gives no segments at all.
+
+Memory is flat (at most one ``max_segment_s`` buffer plus one block), and decisions look at
+exactly ``max_segment_s`` of audio at a time, so the segments do not depend on the block size.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from facespeech.stages.errors import InputError
+from facespeech.stages.speech.types import Audio
+
+log = logging.getLogger(__name__)
+
+FRAME_S = 0.02  # seconds per VAD frame
+NOISE_FLOOR_PERCENTILE = 10.0  # of recent frame levels
+NOISE_HISTORY_S = 30.0  # seconds of frame levels the noise floor is estimated over
+SILENT_DB = -100.0
+MIN_SEGMENT_S = 1.0  # level of digital silence (log of zero)
+# The quietest point is looked for with levels smoothed over this long, so a cut never lands
+# in the short dip inside a word.
+SMOOTH_S = 0.1
+# Pauses and quiet points are looked for after this fraction of max_segment_s, so segments
+# are not needlessly short.
+EARLIEST_CUT = 0.5
+
+
+class Segmenter:
+    """Audio blocks (contiguous, one file) -> speech segments with their ``offset_s``.
+
+    Args:
+        max_segment_s: longest segment in seconds (audio is cut at pauses to keep under it).
+        min_pause_s: the shortest non-speech run that counts as a pause.
+        pad_s: non-speech kept before the first and after the last speech frame of a segment.
+        margin_db: how far above the noise floor a frame must be to count as speech.
+        min_speech_db: frames quieter than this (dBFS) are never speech.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_segment_s: float = 15.0,
+        min_pause_s: float = 0.25,
+        pad_s: float = 0.5,
+        margin_db: float = 12.0,
+        min_speech_db: float = -55.0,
+    ) -> None:
+        if max_segment_s < MIN_SEGMENT_S:
+            raise ValueError(f"max_segment_s must be >= {MIN_SEGMENT_S}, got {max_segment_s}")
+        if not 0 < min_pause_s < max_segment_s * EARLIEST_CUT:
+            raise ValueError(f"min_pause_s must be in (0, max_segment_s / 2), got {min_pause_s}")
+        if pad_s < 0:
+            raise ValueError(f"pad_s must be >= 0, got {pad_s}")
+        if margin_db < 0:
+            raise ValueError(f"margin_db must be >= 0, got {margin_db}")
+        self.max_segment_s = max_segment_s
+        self.min_pause_s = min_pause_s
+        self.pad_s = pad_s
+        self.margin_db = margin_db
+        self.min_speech_db = min_speech_db
+
+    def __call__(self, blocks: Iterable[Audio]) -> Iterator[Audio]:
+        """Yield the speech segments of ``blocks`` in time order.
+
+        Raises ``InputError`` (naming the file) for non-finite samples or blocks whose sample
+        rate changes.
+        """
+        buffer = np.zeros(0, dtype=np.float32)
+        start = 0  # sample index of buffer[0] in the file
+        history: deque[float] = deque(maxlen=round(NOISE_HISTORY_S / FRAME_S))
+        rate = 0
+        first_offset_s = 0.0
+        source = Path("<unknown>")
+        for block in blocks:
+            if rate == 0:
+                rate, first_offset_s, source = block.sample_rate_hz, block.offset_s, block.source
+            self._check(block, rate)
+            buffer = np.concatenate([buffer, block.samples])
+            window = round(self.max_segment_s * rate)
+            while len(buffer) >= window:
+                levels = _levels(buffer[:window], round(FRAME_S * rate))
+                floor = _floor(history, levels)
+                cut = self._cut_frame(levels, floor) * round(FRAME_S * rate)
+                segment = self._trim(buffer[:cut], levels, floor, rate)
+                if segment is not None:
+                    lo, hi = segment
+                    offset_s = first_offset_s + (start + lo) / rate
+                    yield Audio(source, buffer[lo:hi].copy(), rate, offset_s)
+                history.extend(levels[: cut // round(FRAME_S * rate)].tolist())
+                buffer, start = buffer[cut:], start + cut
+        if len(buffer):
+            levels = _levels(buffer, round(FRAME_S * rate))
+            segment = self._trim(buffer, levels, _floor(history, levels), rate)
+            if segment is not None:
+                lo, hi = segment
+                yield Audio(
+                    source, buffer[lo:hi].copy(), rate, first_offset_s + (start + lo) / rate
+                )
+
+    @staticmethod
+    def _check(block: Audio, rate: int) -> None:
+        if block.sample_rate_hz != rate:
+            raise InputError(
+                block.source, f"sample rate changed from {rate} to {block.sample_rate_hz} Hz"
+            )
+        if not np.isfinite(block.samples).all():
+            raise InputError(block.source, "audio contains NaN or infinite samples")
+
+    def _threshold(self, floor: float) -> float:
+        return max(floor + self.margin_db, self.min_speech_db)
+
+    def _cut_frame(self, levels: NDArray[np.float64], floor: float) -> int:
+        """Frame index to cut a full window at: the longest late pause, else the quietest."""
+        speech = levels > self._threshold(floor)
+        earliest = int(len(levels) * EARLIEST_CUT)
+        best_len, best_mid = 0, -1
+        for lo, hi in _runs(~speech):
+            mid = (lo + hi) // 2
+            if hi - lo >= self.min_pause_s / FRAME_S and mid >= earliest and hi - lo >= best_len:
+                best_len, best_mid = hi - lo, mid
+        if best_mid > 0:
+            return best_mid
+        width = max(1, round(SMOOTH_S / FRAME_S))
+        smooth = np.convolve(levels, np.ones(width) / width, mode="same")
+        return earliest + int(np.argmin(smooth[earliest:]))
+
+    def _trim(
+        self, samples: NDArray[np.float32], levels: NDArray[np.float64], floor: float, rate: int
+    ) -> tuple[int, int] | None:
+        """Sample range of the speech in ``samples`` plus padding, or None without speech."""
+        frame = round(FRAME_S * rate)
+        n = len(samples) // frame + (len(samples) % frame > 0)
+        speech = np.flatnonzero(levels[:n] > self._threshold(floor))
+        if len(speech) == 0:
+            return None
+        pad = round(self.pad_s * rate)
+        lo = max(0, int(speech[0]) * frame - pad)
+        hi = min(len(samples), (int(speech[-1]) + 1) * frame + pad)
+        return lo, hi
+
+
+def _levels(samples: NDArray[np.float32], frame: int) -> NDArray[np.float64]:
+    """Level of each frame in dBFS (the last frame may be partial): ``float64 (n_frames,)``."""
+    n = -(-len(samples) // frame)
+    padded = np.zeros(n * frame, dtype=np.float64)
+    padded[: len(samples)] = samples
+    counts = np.full(n, frame, dtype=np.float64)
+    counts[-1] = len(samples) - (n - 1) * frame
+    power = (padded.reshape(n, frame) ** 2).sum(axis=1) / counts
+    levels: NDArray[np.float64] = np.maximum(10.0 * np.log10(np.maximum(power, 1e-30)), SILENT_DB)
+    return levels
+
+
+def _floor(history: deque[float], levels: NDArray[np.float64]) -> float:
+    """The noise floor: a low percentile of recent and current frame levels."""
+    return float(
+        np.percentile(np.r_[np.fromiter(history, np.float64), levels], NOISE_FLOOR_PERCENTILE)
+    )
+
+
+def _runs(mask: NDArray[np.bool_]) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` of each run of True values."""
+    edges = np.diff(np.r_[0, mask.astype(np.int8), 0])
+    yield from zip(
+        np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True
+    )
