@@ -1,0 +1,202 @@
+"""Sampling: read an audio (or video) file as a mono ``float32`` waveform at 16 kHz.
+
+WAV, FLAC, OGG/Vorbis, Opus and MP3 are read by libsndfile (through ``soundfile``); other
+formats, and the sound track of videos, through an ``ffmpeg`` subprocess when ffmpeg is on
+``PATH``. Channels are averaged; the rate is converted with soxr (high quality). Long files are
+read block by block with :meth:`AudioLoader.stream`, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+from facespeech.stages.errors import InputError
+from facespeech.stages.speech.types import Audio
+from numpy.typing import NDArray
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000  # Hz: what the spectrogram and the recognizer expect
+STREAM_BLOCK_S = 30.0  # seconds per block of AudioLoader.stream
+RESAMPLE_QUALITY = "HQ"  # soxr quality: "HQ" keeps the pass band flat to 0.95 * Nyquist
+FFMPEG_BYTES_PER_SAMPLE = 4  # ffmpeg writes float32 little-endian ("-f f32le")
+FFMPEG_TIMEOUT_S = 3600.0
+
+
+def _ffmpeg() -> str | None:
+    return shutil.which("ffmpeg")
+
+
+def _ffmpeg_command(path: Path, sample_rate_hz: int) -> list[str]:
+    return [
+        *(str(_ffmpeg()), "-nostdin", "-v", "error", "-i", str(path)),
+        *("-vn", "-ac", "1", "-ar", str(sample_rate_hz), "-f", "f32le", "-"),
+    ]
+
+
+class AudioLoader:
+    """File path -> :class:`Audio`: ``float32 (n_samples,)`` in [-1, 1], mono, at
+    ``sample_rate_hz`` (default 16 kHz).
+
+    Raises :class:`InputError` naming the file for a missing, empty, corrupt or non-audio file,
+    for samples that are NaN or infinite, and for formats libsndfile does not read when ffmpeg is
+    not installed ("needs ffmpeg"). Integer files of any width (8-bit too) are scaled to
+    [-1, 1]; float files are clipped to it.
+    """
+
+    def __init__(self, *, sample_rate_hz: int = SAMPLE_RATE) -> None:
+        if sample_rate_hz <= 0:
+            raise ValueError(f"sample_rate_hz must be positive, got {sample_rate_hz}")
+        self.sample_rate_hz = sample_rate_hz
+
+    def __call__(self, path: Path | str) -> Audio:
+        """Read the whole file (use :meth:`stream` for long ones)."""
+        path = Path(path)
+        try:
+            data, rate = sf.read(path, dtype="float32", always_2d=True)
+        except sf.LibsndfileError as exc:
+            samples = self._read_with_ffmpeg(path, exc)
+        except (OSError, RuntimeError) as exc:
+            raise InputError(path, f"cannot read: {exc}") from exc
+        else:
+            samples = self._to_mono_rate(path, data, rate)
+        return Audio(
+            source=path, samples=self._checked(path, samples), sample_rate_hz=self.sample_rate_hz
+        )
+
+    def stream(self, path: Path | str, *, block_s: float = STREAM_BLOCK_S) -> Iterator[Audio]:
+        """Read the file in consecutive blocks of about ``block_s`` seconds.
+
+        Each :class:`Audio` holds one block (the last may be shorter) with ``offset_s``, its start
+        in seconds from the beginning of the file. Blocks join without gaps: resampling state is
+        carried across them.
+        """
+        if block_s <= 0:
+            raise ValueError(f"block_s must be positive, got {block_s}")
+        path = Path(path)
+        try:
+            info = sf.info(str(path))
+        except sf.LibsndfileError as exc:
+            yield from self._stream_with_ffmpeg(path, block_s, exc)
+            return
+        except (OSError, RuntimeError) as exc:
+            raise InputError(path, f"cannot read: {exc}") from exc
+        yield from self._stream_with_soundfile(path, info.samplerate, block_s)
+
+    def _stream_with_soundfile(self, path: Path, rate: int, block_s: float) -> Iterator[Audio]:
+        resampler = soxr.ResampleStream(
+            rate, self.sample_rate_hz, 1, dtype="float32", quality=RESAMPLE_QUALITY
+        )
+        emitted = 0
+        try:
+            with sf.SoundFile(path) as f:
+                blocks = f.blocks(
+                    blocksize=max(1, round(block_s * rate)), dtype="float32", always_2d=True
+                )
+                for index, block in enumerate(blocks):
+                    mono = block.mean(axis=1, dtype=np.float32)
+                    last = f.tell() >= f.frames
+                    samples = (
+                        mono
+                        if rate == self.sample_rate_hz
+                        else resampler.resample_chunk(mono, last=last)
+                    )
+                    yield self._block(path, samples, emitted, first=index == 0)
+                    emitted += len(samples)
+        except (sf.LibsndfileError, OSError, RuntimeError) as exc:
+            raise InputError(path, f"cannot read: {exc}") from exc
+        if emitted == 0:
+            raise InputError(path, "no audio samples (empty file)")
+
+    def _stream_with_ffmpeg(self, path: Path, block_s: float, cause: Exception) -> Iterator[Audio]:
+        if _ffmpeg() is None:
+            raise InputError(
+                path, f"not a WAV/FLAC/OGG/Opus/MP3 file ({cause}); other formats need ffmpeg"
+            ) from cause
+        block_bytes = max(1, round(block_s * self.sample_rate_hz)) * FFMPEG_BYTES_PER_SAMPLE
+        emitted = 0
+        command = _ffmpeg_command(path, self.sample_rate_hz)
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            assert proc.stdout is not None
+            assert proc.stderr is not None
+            while chunk := proc.stdout.read(block_bytes):
+                usable = len(chunk) - len(chunk) % FFMPEG_BYTES_PER_SAMPLE
+                samples = np.frombuffer(chunk[:usable], dtype="<f4").astype(np.float32)
+                yield self._block(path, samples, emitted, first=emitted == 0)
+                emitted += len(samples)
+            error = proc.stderr.read().decode(errors="replace").strip()
+            if proc.wait() != 0:
+                raise InputError(
+                    path, f"ffmpeg cannot decode it: {error.splitlines()[-1:] or 'no reason given'}"
+                )
+        if emitted == 0:
+            raise InputError(path, "no audio samples (empty file)")
+
+    def _block(
+        self, path: Path, samples: NDArray[np.float32], emitted: int, *, first: bool
+    ) -> Audio:
+        if not np.isfinite(samples).all():
+            raise InputError(path, "samples are NaN or infinite")
+        return Audio(
+            source=path,
+            samples=np.clip(samples, -1.0, 1.0),
+            sample_rate_hz=self.sample_rate_hz,
+            offset_s=emitted / self.sample_rate_hz,
+        )
+
+    def _read_with_ffmpeg(self, path: Path, cause: Exception) -> NDArray[np.float32]:
+        if not path.is_file():
+            raise InputError(path, "no such file") from cause
+        if _ffmpeg() is None:
+            raise InputError(
+                path, f"not a WAV/FLAC/OGG/Opus/MP3 file ({cause}); other formats need ffmpeg"
+            ) from cause
+        log.debug("%s: libsndfile cannot read it (%s); trying ffmpeg", path, cause)
+        try:
+            done = subprocess.run(
+                _ffmpeg_command(path, self.sample_rate_hz),
+                capture_output=True,
+                check=False,
+                timeout=FFMPEG_TIMEOUT_S,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise InputError(path, f"ffmpeg failed: {exc}") from exc
+        if done.returncode != 0:
+            reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [
+                "no reason given"
+            ]
+            raise InputError(
+                path, f"not an audio or video file ffmpeg can decode: {reason[0]}"
+            ) from cause
+        usable = len(done.stdout) - len(done.stdout) % FFMPEG_BYTES_PER_SAMPLE
+        return np.frombuffer(done.stdout[:usable], dtype="<f4").astype(np.float32)
+
+    def _to_mono_rate(
+        self, path: Path, data: NDArray[np.float32], rate: int
+    ) -> NDArray[np.float32]:
+        if data.size == 0:
+            raise InputError(path, "no audio samples (empty file)")
+        mono: NDArray[np.float32] = data.mean(axis=1, dtype=np.float32)  # (n_samples,)
+        if not np.isfinite(mono).all():
+            raise InputError(path, "samples are NaN or infinite")
+        if rate == self.sample_rate_hz:
+            return mono
+        return np.asarray(
+            soxr.resample(mono, rate, self.sample_rate_hz, quality=RESAMPLE_QUALITY),
+            dtype=np.float32,
+        )
+
+    @staticmethod
+    def _checked(path: Path, samples: NDArray[np.float32]) -> NDArray[np.float32]:
+        if samples.size == 0:
+            raise InputError(path, "no audio samples (empty file)")
+        if not np.isfinite(samples).all():
+            raise InputError(path, "samples are NaN or infinite")
+        return np.clip(samples, -1.0, 1.0)
