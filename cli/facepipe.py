@@ -502,4 +502,7 @@ def remove(ctx: click.Context, name: str) -> None:
 
 
 def main() -> None:
+    # OpenCV's FFmpeg back end logs its own lines ("moov atom not found") on stderr for a bad
+    # video; we report each bad file once, ourselves. -8 is AV_LOG_QUIET.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     cli(prog_name="facepipe")

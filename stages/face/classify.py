@@ -1,9 +1,12 @@
 """Classification: name each embedded face from the enrolled gallery, or say "unknown".
 
 A distance-weighted KNN vote (scikit-learn) over the enrolled faces picks the candidate
-identity. Whether to accept it is an open-set decision, and face_recognition's rule (nearest
-face within 0.6) accepts most strangers once ~150 people are enrolled: with that many
-identities, some enrolled face is close to anyone by chance. Two changes fix it, both measured
+identity; only neighbours within ``tolerance`` vote, so a person enrolled from one photo is not
+outvoted by far-away people enrolled from many.
+
+Whether to accept it is an open-set decision, and face_recognition's rule (nearest face
+within 0.6) accepts most strangers once ~150 people are enrolled: with that many identities,
+some enrolled face is close to anyone by chance. Two changes fix it, both measured
 on LFW (benchmarks/face.py; chosen on people A-K, reported on L-Z):
 
 - the distance is to the identity's *centroid* (mean of its enrolled embeddings), which
@@ -57,11 +60,12 @@ class KnnIdentifier:
         self.n_neighbors = n_neighbors
         self._vote: object | None = None
         self._names: list[str] = []
+        self._labels: NDArray[np.intp] = np.zeros(0, dtype=np.intp)
         self._centroids: NDArray[np.float32] = np.zeros((0, 0), dtype=np.float32)
 
     def fit(self, vectors: NDArray[np.float32], names: Sequence[str]) -> KnnIdentifier:
         """Learn from enrolled embeddings ``float32 (n, dim)`` and their names."""
-        from sklearn.neighbors import KNeighborsClassifier
+        from sklearn.neighbors import NearestNeighbors
 
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or len(vectors) != len(names) or len(names) == 0:
@@ -70,14 +74,14 @@ class KnnIdentifier:
             )
         self._names = sorted(set(names))
         labels = np.searchsorted(self._names, np.asarray(names))
+        self._labels = labels
         self._centroids = np.stack(
             [vectors[labels == i].mean(axis=0) for i in range(len(self._names))]
         )
-        vote = KNeighborsClassifier(
-            n_neighbors=min(self.n_neighbors, len(vectors)), weights="distance", algorithm="brute"
+        neighbours = NearestNeighbors(
+            n_neighbors=min(self.n_neighbors, len(vectors)), algorithm="brute"
         )
-        vote.fit(vectors, labels)
-        self._vote = vote
+        self._vote = neighbours.fit(vectors)
         return self
 
     def identify(self, vectors: NDArray[np.float32]) -> list[Match]:
@@ -86,7 +90,8 @@ class KnnIdentifier:
             raise RuntimeError("KnnIdentifier.fit must be called before use")
         if len(vectors) == 0:
             return []
-        candidates = self._vote.predict(np.asarray(vectors, dtype=np.float32))  # type: ignore[attr-defined]
+        vectors = np.asarray(vectors, dtype=np.float32)
+        candidates = self._candidates(vectors)
         # (n_faces, n_identities): L2 distance from each face to each centroid
         to_centroids = np.linalg.norm(vectors[:, None, :] - self._centroids[None, :, :], axis=2)
         matches = []
@@ -98,6 +103,22 @@ class KnnIdentifier:
             name = self._names[candidate] if accepted else None
             matches.append(Match(name=name, distance=distance, margin=margin))
         return matches
+
+    def _candidates(self, vectors: NDArray[np.float32]) -> list[int]:
+        """Identity index per face: the 1/distance-weighted vote of the nearest enrolled
+        faces within ``tolerance``, or the nearest face's identity when none is that close."""
+        distances, indices = self._vote.kneighbors(vectors)  # type: ignore[attr-defined]
+        candidates = []
+        for row_distances, row_indices in zip(distances, indices, strict=True):
+            labels = self._labels[row_indices]
+            close = row_distances <= self.tolerance
+            if not close.any():
+                candidates.append(int(labels[0]))
+                continue
+            weights = 1.0 / np.maximum(row_distances[close], 1e-6)
+            votes = np.bincount(labels[close], weights=weights, minlength=len(self._names))
+            candidates.append(int(np.argmax(votes)))
+        return candidates
 
     def __call__(self, faces: EmbeddedFaces) -> IdentifiedFaces:
         return IdentifiedFaces(faces=faces, matches=tuple(self.identify(faces.vectors)))

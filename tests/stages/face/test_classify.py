@@ -67,3 +67,14 @@ def test_settings_and_fit_are_checked() -> None:
         KnnIdentifier().fit(np.zeros((2, 128), dtype=np.float32), ["a"])
     with pytest.raises(RuntimeError, match="fit"):
         KnnIdentifier().identify(np.zeros((1, 128), dtype=np.float32))
+
+
+def test_person_with_one_photo_not_outvoted_by_people_with_many() -> None:
+    rng = np.random.default_rng(3)
+    centres = _unit(rng, 3) * 0.6
+    vectors = np.concatenate(
+        [centres[:1] + 0.02, *[c + _unit(rng, 4) * 0.05 for c in centres[1:]]]
+    ).astype(np.float32)
+    names = ["solo"] + ["bob"] * 4 + ["cy"] * 4
+    (match,) = KnnIdentifier(n_neighbors=5).fit(vectors, names).identify(centres[:1])
+    assert match.name == "solo"
