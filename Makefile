@@ -28,10 +28,14 @@ test: venv
 test-all: venv
 	$(BIN)/pytest -q
 
+# mypy cannot follow setuptools' editable-install import hook (the package-dir mapping), so
+# it reads the package through a tree of links laid out as installed.
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy -p facespeech.stages -p facespeech.pipelines
+	mkdir -p build/mypy/facespeech
+	for d in stages pipelines cli; do ln -sfn ../../../$$d build/mypy/facespeech/$$d; done
+	MYPYPATH=build/mypy $(BIN)/mypy -p facespeech.stages -p facespeech.pipelines
 
 bench: venv
 	$(MAKE) -f benchmarks/Makefile bench

@@ -25,7 +25,7 @@ class Stage(Protocol[In_contra, Out_co]):
 class BatchStage(Stage[In_contra, Out_co], Protocol[In_contra, Out_co]):
     """A stage faster on many items at once: ``batch(items) == [stage(i) for i in items]``."""
 
-    def batch(self, items: Sequence[In_contra], /) -> list[Out_co]: ...
+    def batch(self, items: Sequence[In_contra], /) -> Sequence[Out_co]: ...
 
 
 @runtime_checkable

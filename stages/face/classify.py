@@ -18,6 +18,7 @@ on LFW (benchmarks/face.py; chosen on people A-K, reported on L-Z):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from facespeech.stages.face.types import EmbeddedFaces, IdentifiedFaces, Match
@@ -58,7 +59,7 @@ class KnnIdentifier:
         self.tolerance = tolerance
         self.margin = margin
         self.n_neighbors = n_neighbors
-        self._vote: object | None = None
+        self._vote: Any = None  # sklearn NearestNeighbors, fitted
         self._names: list[str] = []
         self._labels: NDArray[np.intp] = np.zeros(0, dtype=np.intp)
         self._centroids: NDArray[np.float32] = np.zeros((0, 0), dtype=np.float32)
@@ -107,7 +108,7 @@ class KnnIdentifier:
     def _candidates(self, vectors: NDArray[np.float32]) -> list[int]:
         """Identity index per face: the 1/distance-weighted vote of the nearest enrolled
         faces within ``tolerance``, or the nearest face's identity when none is that close."""
-        distances, indices = self._vote.kneighbors(vectors)  # type: ignore[attr-defined]
+        distances, indices = self._vote.kneighbors(vectors)
         candidates = []
         for row_distances, row_indices in zip(distances, indices, strict=True):
             labels = self._labels[row_indices]

@@ -54,7 +54,7 @@ class FaceDetector:
         if self.max_side is not None and max(height, width) > self.max_side:
             factor = self.max_side / max(height, width)
             size = (max(1, round(width * factor)), max(1, round(height * factor)))
-            pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+            pixels = np.asarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), np.uint8)
         found = self._detect(np.ascontiguousarray(pixels))
         boxes = tuple(box.scaled(1 / factor).clipped(height, width) for box, _ in found)
         keep = [i for i, box in enumerate(boxes) if box.width > 0 and box.height > 0]
@@ -107,7 +107,7 @@ class CnnDetector(FaceDetector):
 
 @functools.cache
 def _haar_cascade() -> Any:
-    path = f"{cv2.data.haarcascades}{HAAR_CASCADE}"
+    path = f"{cv2.data.haarcascades}{HAAR_CASCADE}"  # type: ignore[attr-defined]
     cascade = cv2.CascadeClassifier(path)
     if cascade.empty():
         raise ModelError(path, "cannot load OpenCV Haar cascade")
