@@ -57,7 +57,7 @@ def report(error: PipelineError | str) -> None:
     click.echo(f"facepipe: {error}", err=True)
 
 
-def pipeline_options(function: F) -> F:
+def pipeline_options(*, cnn_fallback: bool = False) -> Callable[[F], F]:
     """The stage settings every command that looks at faces shares."""
     options = [
         click.option(
@@ -76,9 +76,10 @@ def pipeline_options(function: F) -> F:
             help="Times to double the picture before detecting (finds smaller faces).",
         ),
         click.option(
-            "--cnn-fallback",
-            is_flag=True,
-            help="Retry with the CNN detector where HOG finds no face.",
+            "--cnn-fallback/--no-cnn-fallback",
+            default=cnn_fallback,
+            show_default=True,
+            help="Retry with the CNN detector where HOG finds no face (slow on big photos).",
         ),
         click.option(
             "--landmarks",
@@ -118,9 +119,13 @@ def pipeline_options(function: F) -> F:
         ),
         click.option("--profile", is_flag=True, help="Print time per stage on stderr at the end."),
     ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+
+    def decorate(function: F) -> F:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
 
 
 def settings_from(options: dict[str, Any]) -> FaceSettings:
@@ -235,7 +240,7 @@ def _open_gallery(ctx: click.Context, *, create: bool) -> Gallery:
     is_flag=True,
     help="Enroll the largest face of photos with several faces (default: skip them).",
 )
-@pipeline_options
+@pipeline_options()
 @click.pass_context
 def enroll(
     ctx: click.Context,
@@ -331,7 +336,7 @@ def enroll(
     help="Write copies with boxes and names drawn into this folder.",
 )
 @click.option("--show-landmarks", is_flag=True, help="With --annotate: draw landmark points too.")
-@pipeline_options
+@pipeline_options()
 @click.pass_context
 def identify(
     ctx: click.Context,
@@ -395,7 +400,7 @@ def _emit_identified(
     help="For videos: look at every Nth frame.",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
-@pipeline_options
+@pipeline_options()
 def detect(paths: tuple[Path, ...], every: int, fmt: str, **options: Any) -> None:
     """Find faces in PATHS: boxes (top, right, bottom, left) and landmarks, one row per face."""
     writer = RowWriter(fmt)  # type: ignore[arg-type]
@@ -415,7 +420,7 @@ def detect(paths: tuple[Path, ...], every: int, fmt: str, **options: Any) -> Non
 @click.option(
     "--format", "fmt", type=click.Choice(("json", "jsonl")), default="json", show_default=True
 )
-@pipeline_options
+@pipeline_options()
 def embed(paths: tuple[Path, ...], every: int, fmt: str, **options: Any) -> None:
     """Print the 128 numbers of every face in PATHS as JSON (to store them elsewhere)."""
     writer = RowWriter(fmt)  # type: ignore[arg-type]
@@ -445,7 +450,7 @@ def embed(paths: tuple[Path, ...], every: int, fmt: str, **options: Any) -> None
     help="Largest distance at which two faces are the same person.",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
-@pipeline_options
+@pipeline_options(cnn_fallback=True)
 def verify(first: Path, second: Path, tolerance: float, fmt: str, **options: Any) -> None:
     """Say whether the (largest) faces in two photos are the same person, with the distance."""
     run = Run([first, second], options, desc="verify")
