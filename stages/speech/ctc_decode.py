@@ -342,5 +342,6 @@ def _transcript(
             confidence=float((cumulative[last + 1] - cumulative[first]) / (last + 1 - first)),
         )
         for word, first, last in zip(words, firsts, lasts, strict=True)
+        if word.strip("'")  # a lone apostrophe is no word (transcripts drop it too)
     )
-    return Transcript(emissions.source, " ".join(words), result, offset_s, end_s)
+    return Transcript(emissions.source, " ".join(w.text for w in result), result, offset_s, end_s)

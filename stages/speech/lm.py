@@ -22,6 +22,7 @@ import logging
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Literal, TextIO
 
@@ -33,6 +34,7 @@ BOS = "<s>"
 EOS = "</s>"
 UNK = "<unk>"
 DEFAULT_ORDER = 3
+DEFAULT_LM_NAME = "lm.arpa.gz"  # shipped beside the recognizer in stages/speech/models/
 LN10 = math.log(10.0)
 # ARPA's conventional "probability zero" (for <s>, which is never predicted).
 LOG10_ZERO = -99.0
@@ -174,6 +176,13 @@ class NgramLM:
         if UNK not in probs:
             probs[UNK] = LOG10_ZERO
         return cls(order=order, probs=probs, backoffs=backoffs)
+
+
+def default_lm_path() -> Path:
+    """The language model shipped inside the package (``stages/speech/models/lm.arpa.gz``)."""
+    return Path(
+        str(resources.files("facespeech.stages.speech").joinpath("models", DEFAULT_LM_NAME))
+    )
 
 
 def _open_text(path: Path, mode: Literal["r", "w"], *, gz: bool) -> TextIO:

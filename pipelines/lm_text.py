@@ -1,0 +1,70 @@
+"""Text for the language model: sentences from plain text, manifests and WordNet, normalised.
+
+``read_lm_text(spec)`` yields word lists in the recognizer's alphabet (``normalize_transcript``)
+from one source:
+
+- ``MANIFEST.tsv[:split]``: the ``transcript`` column of a speech manifest (only the given
+  split when one is named; use ``:train`` so no dev or test transcript leaks into the model);
+- a WordNet database folder (one holding ``data.noun``, e.g. Debian's ``wordnet-base``,
+  ``/usr/share/wordnet``): every gloss and every quoted usage example;
+- any other file (``.gz`` allowed): plain text, one sentence per line or running prose, cut at
+  sentence punctuation.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from facespeech.stages.speech.text import normalize_transcript
+
+WORDNET_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
+# WordNet data lines: "offset lex_filenum ss_type w_cnt word lex_id ... | gloss; "example"".
+_QUOTED = re.compile(r'"([^"]+)"')
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
+
+
+def read_lm_text(spec: str) -> Iterator[list[str]]:
+    """Normalised sentences (lists of words) from ``spec`` (see the module doc)."""
+    path_part, _, split = spec.rpartition(":") if ".tsv:" in spec else (spec, "", "")
+    path = Path(path_part)
+    if path.suffix == ".tsv":
+        lines = _manifest_lines(spec if split else str(path))
+    elif path.is_dir() and (path / WORDNET_FILES[0]).is_file():
+        lines = _wordnet_lines(path)
+    elif path.is_dir():
+        raise ValueError(f"{path}: a folder that is not a WordNet database")
+    else:
+        lines = _prose_lines(path)
+    for line in lines:
+        words = normalize_transcript(line).split()
+        if words:
+            yield words
+
+
+def _manifest_lines(spec: str) -> Iterator[str]:
+    from facespeech.pipelines.manifest import read_manifest
+
+    for row in read_manifest(spec):
+        yield row.transcript
+
+
+def _wordnet_lines(folder: Path) -> Iterator[str]:
+    for name in WORDNET_FILES:
+        with open(folder / name, encoding="latin-1") as lines:
+            for line in lines:
+                if line.startswith("  ") or "|" not in line:  # licence header
+                    continue
+                gloss = line.split("|", 1)[1]
+                yield from _QUOTED.findall(gloss)
+                definition = _QUOTED.sub("", gloss).split(";")
+                yield from (part for part in definition if part.strip())
+
+
+def _prose_lines(path: Path) -> Iterator[str]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            yield from _SENTENCE_END.split(line)
