@@ -30,11 +30,12 @@ def cli(verbose: int, quiet: bool) -> None:
 def _register() -> None:
     # Deferred so `speechpipe --help` stays fast (torch is imported by the commands only).
     from facespeech.cli.speech_train import train
-    from facespeech.cli.speech_transcribe import evaluate, transcribe
+    from facespeech.cli.speech_transcribe import build_lm, evaluate, transcribe
 
     cli.add_command(transcribe)
     cli.add_command(evaluate)
     cli.add_command(train)
+    cli.add_command(build_lm)
 
 
 def main() -> None:
