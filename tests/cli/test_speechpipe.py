@@ -1,0 +1,230 @@
+"""``speechpipe transcribe / evaluate / build-lm`` through the real command group.
+
+Plumbing tests use a tiny untrained recognizer (``--model``); tests of what is recognised
+need the shipped model and skip until ``stages/speech/models/default.pt`` exists.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from click.testing import CliRunner, Result
+
+from facespeech.stages.speech.lm import NgramLM
+from facespeech.stages.speech.recognizer import (
+    CtcModel,
+    ModelConfig,
+    default_model_path,
+    save_bundle,
+)
+from facespeech.stages.speech.spectrogram import LogMelFeatures
+
+RATE = 16_000
+DIGITS = "zero one two three four five six seven eight nine"
+needs_model = pytest.mark.skipif(
+    not default_model_path().is_file(),
+    reason=f"the shipped recognizer is not trained yet ({default_model_path()} missing)",
+)
+
+
+@pytest.fixture(scope="module")
+def speechpipe() -> click.Group:
+    from facespeech.cli import speechpipe as module
+
+    try:
+        module._register()
+    except ImportError as exc:  # another command module of the group is not written yet
+        pytest.skip(f"speechpipe commands not all importable: {exc}")
+    return module.cli
+
+
+def run(group: click.Group, *args: str | Path) -> Result:
+    return CliRunner().invoke(group, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    model = CtcModel(ModelConfig(conv_channels=4, rnn_hidden=16, rnn_layers=1)).eval()
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_bundle(path, model, features=LogMelFeatures().config())
+    return path
+
+
+@pytest.fixture
+def clips(tmp_path: Path) -> dict[str, Path]:
+    t = np.arange(RATE) / RATE
+    voiced = np.concatenate([np.zeros(RATE // 2), 0.3 * np.sin(2 * np.pi * 300 * t)])
+    nan = voiced.copy()
+    nan[10:20] = np.nan
+    paths = {
+        "good": tmp_path / "good.wav",
+        "silent": tmp_path / "silent.flac",
+        "nan": tmp_path / "nan.wav",
+        "empty": tmp_path / "empty.wav",
+        "text": tmp_path / "readme.mp3",
+        "missing": tmp_path / "missing.ogg",
+    }
+    sf.write(paths["good"], voiced.astype(np.float32), RATE)
+    sf.write(paths["silent"], np.zeros(RATE * 2, np.float32), RATE)
+    sf.write(paths["nan"], nan.astype(np.float32), RATE, subtype="FLOAT")
+    paths["empty"].write_bytes(b"")
+    paths["text"].write_text("not audio at all\n")
+    return paths
+
+
+def test_bad_files_get_one_line_each_and_exit_1(
+    speechpipe: click.Group, tiny_model: Path, clips: dict[str, Path]
+) -> None:
+    result = run(speechpipe, "transcribe", "--model", tiny_model, *clips.values())
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    bad = [clips[k] for k in ("nan", "empty", "text", "missing")]
+    assert len(lines) == len(bad)
+    for line, path in zip(lines, bad, strict=True):
+        assert line.startswith(f"speechpipe: {path}: ")
+    rows = [row.split("\t") for row in result.stdout.splitlines()]
+    assert [row[0] for row in rows] == [str(clips["good"]), str(clips["silent"])]
+    assert rows[1] == [str(clips["silent"]), ""]  # silence -> empty text
+
+
+def test_formats_written_atomically(
+    speechpipe: click.Group, tiny_model: Path, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    args = ["transcribe", "--model", tiny_model, "--format", "all", "-o", out]
+    result = run(speechpipe, *args, clips["good"], clips["silent"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(
+        f"{stem}.{ext}"
+        for stem in ("good", "silent")
+        for ext in ("txt", "json", "srt", "vtt", "tsv")
+    )
+    doc = json.loads((out / "silent.json").read_text())
+    assert doc == {"path": str(clips["silent"]), "text": "", "duration_s": 2.0, "segments": []}
+    good = json.loads((out / "good.json").read_text())
+    assert set(good) == {"path", "text", "duration_s", "segments"}
+    assert (out / "good.vtt").read_text().startswith("WEBVTT")
+    assert (out / "good.tsv").read_text().startswith("start_s\tend_s\ttext\n")
+
+
+def test_json_lines_on_stdout(
+    speechpipe: click.Group, tiny_model: Path, clips: dict[str, Path]
+) -> None:
+    args = ["transcribe", "--model", tiny_model, "--format", "json", "--beam-width", "0"]
+    result = run(speechpipe, *args, clips["silent"], clips["good"])
+    assert result.exit_code == 0, result.stderr
+    docs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["path"] for d in docs] == [str(clips["silent"]), str(clips["good"])]
+    assert docs[1]["duration_s"] == 1.5
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "all"], "needs --output-dir"),
+        (["--format", "srt", "{good}"], "takes one file"),
+        (["--beam-width", "1", "--words", "yes no"], "beam search"),
+        (["--words", "Yes 42"], "vocabulary word"),
+    ],
+)
+def test_usage_errors_exit_2(
+    speechpipe: click.Group,
+    tiny_model: Path,
+    clips: dict[str, Path],
+    args: list[str],
+    message: str,
+) -> None:
+    args = [a.format(good=clips["good"]) for a in args]
+    result = run(speechpipe, "transcribe", "--model", tiny_model, *args, clips["good"])
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_missing_model_and_lm_exit_2(
+    speechpipe: click.Group, tiny_model: Path, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    result = run(speechpipe, "transcribe", "--model", tmp_path / "x.pt", clips["good"])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [f"speechpipe: {tmp_path / 'x.pt'}: no such model file"]
+    bad_lm = tmp_path / "lm.arpa"
+    bad_lm.write_text("hello\n")
+    result = run(speechpipe, "transcribe", "--model", tiny_model, "--lm", bad_lm, clips["good"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"speechpipe: {bad_lm}: ")
+
+
+def test_evaluate_prints_summary_and_details(
+    speechpipe: click.Group, tiny_model: Path, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    manifest = tmp_path / "manifest.tsv"
+    manifest.write_text(
+        "path\ttranscript\tsplit\n"
+        f"{clips['silent'].name}\t\ttest\n"
+        f"{clips['good'].name}\tHello\ttest\n"
+        f"{clips['missing'].name}\tgone\ttest\n"
+        f"{clips['good'].name}\tnot this one\ttrain\n"
+    )
+    result = run(speechpipe, "evaluate", "--model", tiny_model, "--details", f"{manifest}:test")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"speechpipe: {clips['missing']}: ")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "path\twer\tcer\treference\thypothesis"
+    assert [line.split("\t")[0] for line in lines[1:4]] == [
+        str(clips[k]) for k in ("silent", "good", "missing")
+    ]
+    assert lines[4] == "set\tfiles\tfailed\twer\tcer\trtf\taudio_s"
+    summary = lines[5].split("\t")
+    assert summary[:3] == [f"{manifest}:test", "3", "1"]
+    assert float(summary[3]) >= 0.0
+
+
+def test_build_lm_from_text_and_manifest(speechpipe: click.Group, tmp_path: Path) -> None:
+    text = tmp_path / "book.txt"
+    text.write_text("The cat sat. The dog sat!\nA cat saw 2 dogs.\n")
+    manifest = tmp_path / "m.tsv"
+    manifest.write_text("path\ttranscript\tsplit\na.wav\tHELLO CAT\ttrain\nb.wav\tSECRET\ttest\n")
+    out = tmp_path / "lm.arpa.gz"
+    result = run(speechpipe, "build-lm", text, f"{manifest}:train", "--out", out)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"{out}: 1-grams ")
+    lm = NgramLM.load(out)
+    assert lm.order == 3
+    assert lm.vocabulary == {"the", "cat", "sat", "dog", "a", "saw", "two", "dogs", "hello"}
+
+
+def test_build_lm_refuses_empty_text(speechpipe: click.Group, tmp_path: Path) -> None:
+    text = tmp_path / "empty.txt"
+    text.write_text("\n...\n")
+    result = run(speechpipe, "build-lm", text, "--out", tmp_path / "lm.arpa")
+    assert result.exit_code == 2
+    assert "no words" in result.stderr
+    assert not (tmp_path / "lm.arpa").exists()
+
+
+@needs_model
+def test_shipped_model_transcribes_sample_media(
+    speechpipe: click.Group, sample_media: Path
+) -> None:
+    speech = sample_media / "speech"
+    result = run(speechpipe, "transcribe", speech / "silence.wav", speech / "hello_world.wav")
+    assert result.exit_code == 0, result.stderr
+    rows = dict(line.split("\t") for line in result.stdout.splitlines())
+    assert rows[str(speech / "silence.wav")] == ""
+    assert rows[str(speech / "hello_world.wav")] == "hello world"
+
+
+@needs_model
+def test_digit_vocabulary_on_sample_media(speechpipe: click.Group, sample_media: Path) -> None:
+    digits = sample_media / "speech" / "digits.wav"
+    result = run(speechpipe, "transcribe", "--words", DIGITS, digits)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "three one four one five\n"
