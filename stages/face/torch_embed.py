@@ -63,10 +63,10 @@ def _add_zero_padded(a: Tensor, b: Tensor) -> Tensor:
     if a.shape == b.shape:
         return a.add_(b)
     shape = [max(x, y) for x, y in zip(a.shape, b.shape, strict=True)]
-    layout = torch.channels_last if a.is_contiguous(memory_format=torch.channels_last) else None
-    out = torch.zeros(shape, dtype=a.dtype, device=a.device)
-    if layout is not None:
-        out = out.contiguous(memory_format=layout)
+    nhwc = a.is_contiguous(memory_format=torch.channels_last)
+    out = a.new_zeros(shape).contiguous(
+        memory_format=torch.channels_last if nhwc else torch.contiguous_format
+    )
     out[:, : a.shape[1], : a.shape[2], : a.shape[3]] = a
     out[:, : b.shape[1], : b.shape[2], : b.shape[3]] += b
     return out
@@ -88,7 +88,8 @@ class ResidualBlock(nn.Module):
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
 
     def forward(self, x: Tensor) -> Tensor:
-        # In-place relu and add: fresh CPU buffers cost page faults, measured ~25 % of a pass.
+        # In place: every fresh CPU activation buffer costs page faults (a profiled pass spent
+        # ~20 % in out-of-place relu).
         y = self.conv2(self.conv1(x).relu_())
         shortcut = F.avg_pool2d(x, 2, 2) if self.downsample else x
         return _add_zero_padded(y, shortcut).relu_()
@@ -317,9 +318,10 @@ class TorchEmbedder:
         if not len(array):
             return out
         cuda = self.device.startswith("cuda")
-        channels_last = self.channels_last
         dtype = (torch.float16 if cuda else torch.bfloat16) if self.half else torch.float32
-        model = _placed_model(models.model_path(models.RESNET), self.device, dtype, channels_last)
+        path = models.model_path(models.RESNET)
+        model = _placed_model(path, self.device, dtype, self.channels_last)
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
         copies = self.jitters if self.jitters > 1 else 1
         rng = self.rng if self.rng is not None else np.random.default_rng()
         step = max(1, self.batch_size // copies)
@@ -330,7 +332,6 @@ class TorchEmbedder:
                 pixels = pixels.permute(0, 3, 1, 2)
                 if copies > 1:
                     pixels = jitter_chips(pixels, copies, rng)
-                layout = torch.channels_last if channels_last else torch.contiguous_format
                 pixels = pixels.contiguous(memory_format=layout)
                 vectors = model(pixels).float()  # (B * copies, 128)
                 vectors = vectors.view(-1, copies, EMBEDDING_DIM).mean(dim=1)

@@ -205,6 +205,15 @@ def test_cuda_parity_with_dlib(
     assert np.linalg.norm(half - dlib_vectors, axis=1).max() < 0.05 * SAME_PERSON
 
 
+def test_cpu_half_precision_keeps_faces_in_place(
+    lfw_chips: NDArray[np.uint8], dlib_vectors: NDArray[np.float32]
+) -> None:
+    """bfloat16 on CPU is not dlib's arithmetic, but moves no face by much (L2)."""
+    half = TorchEmbedder(half=True).embed_chips(lfw_chips[:4])
+    assert half.dtype == np.float32
+    assert np.linalg.norm(half - dlib_vectors[:4], axis=1).max() < 0.1 * SAME_PERSON
+
+
 # --- the stage --------------------------------------------------------------------------
 
 
