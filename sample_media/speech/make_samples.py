@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+from numpy.typing import NDArray
 
 SAMPLE_RATE_HZ = 16_000
 SILENCE_S = 1.0
@@ -33,7 +34,7 @@ CLIPS: dict[str, str] = {
 }
 
 
-def synthesise(text: str) -> np.ndarray:
+def synthesise(text: str) -> NDArray[np.float32]:
     """espeak-ng's WAV for ``text`` -> float32 ``(n_samples,)`` at 16 kHz."""
     wav = subprocess.run(
         ["espeak-ng", "-v", VOICE, "-s", str(WORDS_PER_MINUTE), "--stdout", text],
@@ -43,7 +44,10 @@ def synthesise(text: str) -> np.ndarray:
     samples, rate_hz = sf.read(io.BytesIO(wav), dtype="float32")
     if samples.ndim == 2:
         samples = samples.mean(axis=1)
-    return soxr.resample(samples, rate_hz, SAMPLE_RATE_HZ, quality="HQ").astype(np.float32)
+    resampled: NDArray[np.float32] = soxr.resample(
+        samples, rate_hz, SAMPLE_RATE_HZ, quality="HQ"
+    ).astype(np.float32)
+    return resampled
 
 
 def main() -> int:

@@ -1,0 +1,302 @@
+"""Speech benchmark: our recognizer against pocketsphinx 5 on the shared dev/test sets.
+
+For each set (speechocean762 dev and test, fsdd test with and without the digit vocabulary)
+it measures word and character error rate (jiwer, after ``normalize_transcript`` on both
+sides) and real-time factor of our default model, greedy and beam search with the language
+model, and of pocketsphinx 5 with its bundled en-us model (a JSGF digit grammar where ours gets
+the digit vocabulary), in the same run. Then ``speechpipe transcribe`` transcribes a one-hour
+file made of the clips laid end to end (in a temporary folder): peak memory (RSS) and
+real-time factor. Results go to the "speech" section of ``benchmarks/RESULTS.md`` and to
+``benchmarks/results/speech.json``.
+
+    .venv/bin/python benchmarks/speech.py --peer-python .bench-venv/bin/python [--quick]
+
+Real-time factor = processing seconds / audio seconds on ``THREADS`` CPU threads; reading the
+audio is counted, loading the models is not (the long file's RTF counts everything).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import jiwer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules below
+import speech_long
+from facespeech.pipelines.manifest import read_manifest
+from facespeech.stages.speech.text import normalize_transcript
+from report import machine, update_section
+from speech_ours import (
+    DECODERS,
+    GREEDY_WITH_WORDS,
+    SystemRun,
+    build_decoder,
+    label,
+    model_description,
+    pending_reason,
+    transcribe_set,
+)
+from speech_report import check_targets, render
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "speech"
+DEFAULT_PEER_PYTHON = REPO_ROOT / ".bench-venv" / "bin" / "python"
+PEER_SCRIPT = Path(__file__).resolve().parent / "peer_pocketsphinx.py"
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+QUICK_FILES = 6  # files per set with --quick, spread evenly over the set
+LONG_S = 3600.0  # the "one-hour file"
+QUICK_LONG_S = 120.0
+THREADS = 2  # the CPU budget of the targets
+# The long file cycles through these sets' clips (real read speech, with pauses between).
+LONG_FILE_SETS = ("speechocean762-test", "speechocean762-dev")
+# The long file is transcribed twice: default decoding (beam + LM), then greedy.
+LONG_RUNS = {"beam": [], "greedy": ["--beam-width", "1"]}
+
+
+@dataclass(frozen=True, slots=True)
+class EvalSet:
+    name: str
+    corpus: str  # folder under the data directory
+    split: str
+    words: tuple[str, ...] | None = None  # vocabulary (ours) / JSGF grammar (pocketsphinx)
+
+
+EVAL_SETS = (
+    EvalSet("speechocean762-dev", "speechocean762", "dev"),
+    EvalSet("speechocean762-test", "speechocean762", "test"),
+    EvalSet("fsdd-test", "fsdd", "test"),
+    EvalSet("fsdd-test-digits", "fsdd", "test", DIGITS),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    path: Path
+    reference: str  # normalized
+    duration_s: float
+
+
+def load_set(data_dir: Path, eval_set: EvalSet, limit: int | None) -> list[Utterance]:
+    """The set's manifest rows, transcripts normalized; ``limit`` spread evenly over the set."""
+    manifest = data_dir / eval_set.corpus / "manifest.tsv"
+    rows = read_manifest(f"{manifest}:{eval_set.split}")
+    utterances = [
+        Utterance(Path(row.path), normalize_transcript(row.transcript), row.duration_s)
+        for row in rows
+    ]
+    if limit is not None and len(utterances) > limit:
+        step = len(utterances) / limit
+        utterances = [utterances[int(i * step)] for i in range(limit)]
+    return utterances
+
+
+def thread_env() -> dict[str, str]:
+    """The environment for child processes, held to ``THREADS`` threads."""
+    limits = {name: str(THREADS) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    return {**os.environ, **limits}
+
+
+def run_peer(peer_python: Path, paths: list[Path], words: tuple[str, ...] | None) -> SystemRun:
+    """pocketsphinx on ``paths`` in the benchmark venv (``peer_pocketsphinx.py``)."""
+    request = {"files": [str(p) for p in paths], "words": list(words) if words else None}
+    proc = subprocess.run(
+        [str(peer_python), str(PEER_SCRIPT)],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        env=thread_env(),
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{PEER_SCRIPT.name} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    results = json.loads(proc.stdout)["results"]
+    return SystemRun(
+        hypotheses=[normalize_transcript(r["text"]) for r in results],
+        process_s=sum(r["decode_s"] for r in results),
+    )
+
+
+def peer_version(peer_python: Path) -> str:
+    code = "from importlib.metadata import version; print(version('pocketsphinx'))"
+    proc = subprocess.run([str(peer_python), "-c", code], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"{peer_python}: pocketsphinx is not installed there (`make -f benchmarks/Makefile "
+            f"bench-venv` installs it): {proc.stderr.strip()[-500:]}"
+        )
+    return proc.stdout.strip()
+
+
+def score(utterances: list[Utterance], run: SystemRun) -> dict[str, Any]:
+    """Corpus-level WER and CER, share of utterances exactly right, RTF."""
+    references = [u.reference for u in utterances]
+    right = sum(r == h for r, h in zip(references, run.hypotheses, strict=True))
+    return {
+        "wer": jiwer.wer(references, run.hypotheses),
+        "cer": jiwer.cer(references, run.hypotheses),
+        "utterances_right": right / len(references),
+        "rtf": run.process_s / sum(u.duration_s for u in utterances),
+        "process_s": run.process_s,
+        "errors": run.errors,
+    }
+
+
+def evaluate_set(
+    eval_set: EvalSet, utterances: list[Utterance], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Every system on one set: scores, and per file the reference and each hypothesis."""
+    paths = [u.path for u in utterances]
+    runs: dict[str, SystemRun] = {}
+    pending: dict[str, str] = {}
+    grammar = ", JSGF grammar" if eval_set.words else ""
+    labels = {"pocketsphinx": f"pocketsphinx {args.peer_version} (en-us{grammar})"}
+    for name in DECODERS:
+        labels[f"ours-{name}"] = label(name, eval_set.words)
+        if args.ours_pending:
+            pending[f"ours-{name}"] = args.ours_pending
+            continue
+        decoder = build_decoder(name, eval_set.words)
+        if decoder is None:
+            pending[f"ours-{name}"] = GREEDY_WITH_WORDS
+            continue
+        _log(f"{eval_set.name}: ours, {name}, {len(paths)} files")
+        runs[f"ours-{name}"] = transcribe_set(
+            paths, decoder=decoder, threads=THREADS, model_path=args.model
+        )
+    if not args.no_peer:
+        _log(f"{eval_set.name}: pocketsphinx, {len(paths)} files")
+        runs["pocketsphinx"] = run_peer(args.peer_python, paths, eval_set.words)
+    return {
+        "files": len(utterances),
+        "audio_s": sum(u.duration_s for u in utterances),
+        "words": list(eval_set.words) if eval_set.words else None,
+        "systems": {name: score(utterances, run) for name, run in runs.items()},
+        "pending": pending,
+        "labels": labels,
+        "details": [
+            {"path": str(u.path), "reference": u.reference}
+            | {name: run.hypotheses[i] for name, run in runs.items()}
+            for i, u in enumerate(utterances)
+        ],
+    }
+
+
+def run_long(utterances: list[Utterance], duration_s: float, model: Path | None) -> dict[str, Any]:
+    """Build the long file in a temporary folder; ``speechpipe transcribe`` it with the
+    default decoder (beam + LM) and greedily, each in a child process."""
+    clips = [(u.path, u.reference) for u in utterances]
+    runs: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="speech-bench-") as tmp:
+        work = Path(tmp)
+        long_wav = work / "long.wav"
+        audio_s, reference, n_clips = speech_long.build_long_file(clips, duration_s, long_wav)
+        _log(f"long file: {audio_s / 3600:.2f} h of {n_clips} clips")
+        for name, extra in LONG_RUNS.items():
+            args = [*extra, "--jobs", str(THREADS), *(["--model", str(model)] if model else [])]
+            _log(f"long file: speechpipe transcribe {shlex.join(args)}")
+            result = speech_long.transcribe_long(long_wav, args, thread_env(), work)
+            hypothesis = normalize_transcript(result.pop("text"))
+            runs[name] = result | {
+                "display_command": ["speechpipe", "transcribe", *args, "LONG.wav"],
+                "rtf": result["wall_s"] / audio_s,
+                "wer": jiwer.wer(reference, hypothesis),
+            }
+    return {"audio_s": audio_s, "clips": n_clips, "gap_s": speech_long.GAP_S, "runs": runs}
+
+
+def _log(message: str) -> None:
+    print(f"speech benchmark: {message}", file=sys.stderr, flush=True)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    names = [s.name for s in EVAL_SETS]
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared speech data")
+    parser.add_argument("--sets", nargs="+", choices=names, default=names, metavar="SET")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_FILES} files per set")
+    parser.add_argument("--model", type=Path, help="recognizer file (default: the shipped one)")
+    parser.add_argument("--peer-python", type=Path, default=DEFAULT_PEER_PYTHON)
+    parser.add_argument("--no-peer", action="store_true", help="leave pocketsphinx out")
+    parser.add_argument(
+        "--long-s",
+        type=float,
+        help=f"long-file seconds (default {LONG_S:.0f}; {QUICK_LONG_S:.0f} with --quick; 0: skip)",
+    )
+    parser.add_argument("--no-write", action="store_true", help="print; leave RESULTS.md alone")
+    return parser.parse_args(argv)
+
+
+def _versions(args: argparse.Namespace) -> dict[str, str]:
+    found = {}
+    for package in ("facespeech", "torch", "jiwer"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    if not args.no_peer:
+        found["pocketsphinx"] = peer_version(args.peer_python)
+    return found
+
+
+def _command(argv: list[str] | None) -> str:
+    python = Path(sys.executable)
+    if python.is_relative_to(REPO_ROOT):
+        python = python.relative_to(REPO_ROOT)
+    script = Path(__file__).resolve().relative_to(REPO_ROOT)
+    return shlex.join([str(python), str(script), *(sys.argv[1:] if argv is None else argv)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if not args.data.is_dir():
+        print(f"speech benchmark: {args.data}: no such folder", file=sys.stderr)
+        return 2
+    args.ours_pending = pending_reason(args.model)
+    versions = _versions(args)
+    args.peer_version = versions.get("pocketsphinx", "")
+    data: dict[str, Any] = {
+        "command": _command(argv),
+        "quick": args.quick,
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "load_average_before": os.getloadavg(),
+        "threads": THREADS,
+        "versions": versions,
+        "model": args.ours_pending or model_description(args.model),
+        "sets": {},
+    }
+    limit = QUICK_FILES if args.quick else None
+    for eval_set in EVAL_SETS:
+        if eval_set.name in args.sets:
+            utterances = load_set(args.data, eval_set, limit)
+            data["sets"][eval_set.name] = evaluate_set(eval_set, utterances, args)
+    long_s = args.long_s if args.long_s is not None else (QUICK_LONG_S if args.quick else LONG_S)
+    if long_s > 0 and args.ours_pending:
+        data["long"] = {"pending": args.ours_pending, "target_s": long_s}
+    elif long_s > 0:
+        pool = [
+            u for s in EVAL_SETS if s.name in LONG_FILE_SETS for u in load_set(args.data, s, None)
+        ]
+        data["long"] = run_long(pool, long_s, args.model)
+    data["load_average_after"] = os.getloadavg()
+    data["targets"] = check_targets(data)
+    markdown = render(data)
+    if not args.no_write:
+        update_section("speech", markdown, data)
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
