@@ -166,8 +166,9 @@ def render(data: dict[str, Any]) -> str:
         f"Command: `{data['command']}`{quick}",
         "",
         f"Measured {data['date']} on {data['machine']['processor']}, "
-        f"{data['machine']['cpu_count']} CPUs (shared with other work), "
-        f"{data['threads']} threads; {versions}.",
+        f"{data['machine']['cpu_count']} CPUs (shared with other work: 1-minute load average "
+        f"{data['load_average_before'][0]:.1f} at the start, {data['load_average_after'][0]:.1f} "
+        f"at the end), {data['threads']} threads; {versions}.",
         f"Ours: {data['model']}. Reference: pocketsphinx with its bundled en-us acoustic model, "
         "dictionary and trigram LM; on the digit runs a JSGF grammar `(zero | ... | nine)+` "
         "replaces the LM, as our `--words zero ... nine` does.",
