@@ -28,6 +28,7 @@ STREAM_BLOCK_S = 30.0  # seconds per block of AudioLoader.stream
 RESAMPLE_QUALITY = "HQ"  # soxr quality: "HQ" keeps the pass band flat to 0.95 * Nyquist
 FFMPEG_BYTES_PER_SAMPLE = 4  # ffmpeg writes float32 little-endian ("-f f32le")
 FFMPEG_TIMEOUT_S = 3600.0
+NEEDS_FFMPEG = "reading other formats needs ffmpeg, which is not installed"
 
 
 def _ffmpeg() -> str | None:
@@ -118,7 +119,8 @@ class AudioLoader:
     def _stream_with_ffmpeg(self, path: Path, block_s: float, cause: Exception) -> Iterator[Audio]:
         if _ffmpeg() is None:
             raise InputError(
-                path, f"not a WAV/FLAC/OGG/Opus/MP3 file ({cause}); other formats need ffmpeg"
+                path,
+                f"not a WAV/FLAC/OGG/Opus/MP3 file ({cause}); {NEEDS_FFMPEG}",
             ) from cause
         block_bytes = max(1, round(block_s * self.sample_rate_hz)) * FFMPEG_BYTES_PER_SAMPLE
         emitted = 0
@@ -156,7 +158,8 @@ class AudioLoader:
             raise InputError(path, "no such file") from cause
         if _ffmpeg() is None:
             raise InputError(
-                path, f"not a WAV/FLAC/OGG/Opus/MP3 file ({cause}); other formats need ffmpeg"
+                path,
+                f"not a WAV/FLAC/OGG/Opus/MP3 file ({cause}); {NEEDS_FFMPEG}",
             ) from cause
         log.debug("%s: libsndfile cannot read it (%s); trying ffmpeg", path, cause)
         try:

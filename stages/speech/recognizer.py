@@ -160,6 +160,38 @@ class RecognizerBundle:
     metadata: dict[str, Any]
 
 
+def bundle_dict(
+    model: CtcModel,
+    *,
+    features: dict[str, Any],
+    metadata: dict[str, Any] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, Any]:
+    """The bundle of ``model`` as a plain dict (what :func:`save_bundle` writes); floating
+    weights are stored as ``dtype`` (``torch.float16`` halves the file)."""
+    state = {
+        k: v.detach().to("cpu", dtype=dtype if v.is_floating_point() else v.dtype)
+        for k, v in model.state_dict().items()
+    }
+    return {
+        "format": BUNDLE_FORMAT,
+        "version": BUNDLE_VERSION,
+        "features": dict(features),
+        "model": model.config.to_dict(),
+        "labels": list(LABELS),
+        "state_dict": state,
+        "metadata": dict(metadata or {}),
+    }
+
+
+def save_atomic(obj: Any, path: Path | str) -> None:
+    """``torch.save`` to a temp file beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
 def save_bundle(
     path: Path | str,
     model: CtcModel,
@@ -172,23 +204,7 @@ def save_bundle(
 
     ``dtype=torch.float16`` halves the file; :func:`load_bundle` restores float32.
     """
-    path = Path(path)
-    state = {
-        k: v.detach().to("cpu", dtype=dtype if v.is_floating_point() else v.dtype)
-        for k, v in model.state_dict().items()
-    }
-    bundle = {
-        "format": BUNDLE_FORMAT,
-        "version": BUNDLE_VERSION,
-        "features": dict(features),
-        "model": model.config.to_dict(),
-        "labels": list(LABELS),
-        "state_dict": state,
-        "metadata": dict(metadata or {}),
-    }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(bundle, tmp)
-    tmp.replace(path)
+    save_atomic(bundle_dict(model, features=features, metadata=metadata, dtype=dtype), path)
 
 
 def load_bundle(path: Path | str, *, device: str = "cpu") -> RecognizerBundle:

@@ -1,0 +1,413 @@
+"""Train the CTC recognizer: ``speechpipe train`` calls :func:`train`.
+
+The loop reads top to bottom: utterances -> duration buckets -> workers read and speed-perturb
+clips -> log-mel on the device -> SpecAugment -> model -> CTC loss -> AdamW, with a warm-up then
+cosine learning rate. Checkpoints (``last.pt``: weights, optimizer, progress; written to a temp
+file, then renamed) go out every ``checkpoint_minutes`` and at each epoch end; ``best.pt`` is the
+weights bundle (float16) with the lowest mean dev WER. ``resume`` continues from ``last.pt``,
+mid-epoch included, with the batches an uninterrupted run would see.
+
+Several processes (``torchrun --nproc-per-node N``) train with DistributedDataParallel: NCCL on
+CUDA, gloo on CPU; rank 0 scores the dev sets and writes the files. On CPU a run is bitwise
+reproducible given ``seed``; on CUDA the CTC loss backward uses atomic adds, so runs agree only
+to rounding.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from facespeech.pipelines.speech_train_data import (
+    Batch,
+    EpochBatches,
+    TrainClips,
+    collate,
+    load_utterances,
+)
+from facespeech.pipelines.speech_train_eval import DevScore, DevSet
+from facespeech.pipelines.speech_train_state import (
+    TrainState,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
+from facespeech.stages.speech.augment import SPEED_FACTORS, SpecAugment
+from facespeech.stages.speech.recognizer import CtcModel, ModelConfig, save_bundle
+from facespeech.stages.speech.spectrogram import LogMelFeatures
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+log = logging.getLogger(__name__)
+
+LOG_EVERY_STEPS = 50
+FINAL_LR_FRACTION = 0.02  # the cosine ends at this share of the peak rate
+GRAD_CLIP_NORM = 5.0
+ADAM_BETAS = (0.9, 0.98)
+MAX_BATCH_ITEMS = 256
+
+Precision = Literal["auto", "fp32", "bf16"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Settings of one training run (stored in every checkpoint).
+
+    ``batch_seconds``: padded audio seconds per batch (per process); ``lr``: peak AdamW rate;
+    ``warmup_steps``: linear warm-up; ``time_budget_minutes``: if set, after the first epoch the
+    number of epochs is cut to what fits in that much training time (kept across resumes);
+    ``stop_after_minutes`` / ``stop_after_steps``: leave this run (checkpointed) after that
+    long or that many steps, to ``resume`` later.
+    """
+
+    train_specs: tuple[str, ...]
+    dev_specs: tuple[str, ...]
+    out_dir: Path
+    epochs: int = 40
+    batch_seconds: float = 320.0
+    lr: float = 1.5e-3
+    weight_decay: float = 1e-2
+    warmup_steps: int = 400
+    device: str = "cpu"
+    precision: Precision = "auto"
+    seed: int = 0
+    workers: int = 2
+    checkpoint_minutes: float = 5.0
+    speed_factors: tuple[float, ...] = SPEED_FACTORS
+    noise_prob: float = 0.2
+    spec_augment: bool = True
+    resume: bool = False
+    time_budget_minutes: float | None = None
+    stop_after_minutes: float | None = None
+    stop_after_steps: int | None = None
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def __post_init__(self) -> None:
+        if not self.train_specs:
+            raise ValueError("need at least one training manifest")
+        for name in ("epochs", "batch_seconds", "lr", "checkpoint_minutes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(out_dir=str(self.out_dir), model=self.model.to_dict())
+        data.update({k: list(v) for k, v in data.items() if isinstance(v, tuple)})
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """What a run left: the files, epochs done, and the dev scores of the last epoch."""
+
+    last_checkpoint: Path
+    best_bundle: Path | None
+    epochs_done: int
+    stopped_early: bool
+    dev: dict[str, DevScore]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed ``random``, ``numpy`` and ``torch`` (every device) from one number."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds libraries that use the global generator
+    torch.manual_seed(seed)
+
+
+def _distributed(device: str) -> tuple[int, int, str]:
+    """(rank, world size, this process's device); joins the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, device
+    cuda = device.startswith("cuda")
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+    if cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = f"cuda:{local}"
+    return dist.get_rank(), world, device
+
+
+def _learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps))
+    cosine = 0.5 * (1 + math.cos(math.pi * progress))
+    return config.lr * (FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * cosine)
+
+
+def _autocast_dtype(config: TrainConfig, device: str) -> torch.dtype | None:
+    if config.precision == "bf16" or (config.precision == "auto" and device.startswith("cuda")):
+        return torch.bfloat16
+    return None
+
+
+class _Trainer:
+    """One process's share of a run; :func:`train` drives it."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.rank, self.world, self.device = _distributed(config.device)
+        seed_everything(config.seed)
+        self.out_dir = config.out_dir
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.train_utts = load_utterances(config.train_specs)
+        if not self.train_utts:
+            raise ValueError(f"no training rows in {', '.join(config.train_specs)}")
+        self.dev_sets = {}
+        if self.rank == 0:
+            self.dev_sets = {spec: DevSet(load_utterances([spec])) for spec in config.dev_specs}
+        self.features = LogMelFeatures().to(self.device)
+        self.spec_augment = SpecAugment() if config.spec_augment else nn.Identity()
+        self.state = TrainState(total_epochs=config.epochs)
+        self.saved_rng: dict[str, Any] = {}
+        self.model = CtcModel(config.model).to(self.device)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(),
+            lr=config.lr,
+            betas=ADAM_BETAS,
+            weight_decay=config.weight_decay,
+        )
+        if config.resume and (self.out_dir / "last.pt").is_file():
+            self._resume()
+        self.ddp: nn.Module = self.model
+        if self.world > 1:
+            ids = [torch.device(self.device).index] if self.device.startswith("cuda") else None
+            self.ddp = DistributedDataParallel(self.model, device_ids=ids)
+        self.amp_dtype = _autocast_dtype(config, self.device)
+        self.ctc = nn.CTCLoss(blank=0, reduction="mean", zero_infinity=True)
+
+    def _resume(self) -> None:
+        path = self.out_dir / "last.pt"
+        saved_config, state, self.saved_rng = load_checkpoint(
+            path, self.model, self.optimizer, self.device
+        )
+        if saved_config.get("model") != self.config.model.to_dict():
+            raise ValueError(f"{path}: saved with another architecture {saved_config.get('model')}")
+        if not state.budget_fixed:
+            state.total_epochs = self.config.epochs
+        self.state = state
+        log.info("resumed %s at epoch %d, step %d", path, state.epoch, state.step_in_epoch)
+
+    def sampler(self) -> EpochBatches:
+        return EpochBatches(
+            durations=[u.duration_s for u in self.train_utts],
+            batch_seconds=self.config.batch_seconds,
+            max_items=MAX_BATCH_ITEMS,
+            seed=self.config.seed,
+            total_epochs=self.state.total_epochs,
+            start_epoch=self.state.epoch,
+            start_step=self.state.step_in_epoch,
+            rank=self.rank,
+            world_size=self.world,
+        )
+
+    def loader(self, sampler: EpochBatches) -> DataLoader[Batch]:
+        dataset = TrainClips(
+            self.train_utts,
+            seed=self.config.seed,
+            speed_factors=self.config.speed_factors,
+            noise_prob=self.config.noise_prob,
+        )
+        # Workers only read and resample audio (no CUDA), so the default fork start is safe.
+        return DataLoader(
+            dataset,  # type: ignore[arg-type]
+            batch_sampler=sampler,  # type: ignore[arg-type]
+            collate_fn=collate,
+            num_workers=self.config.workers,
+            pin_memory=self.device.startswith("cuda"),
+            persistent_workers=False,
+        )
+
+    def step(self, batch: Batch, lr: float) -> float:
+        """One optimisation step; returns the batch's mean CTC loss (per target label)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        waveforms = batch.waveforms.to(self.device, non_blocking=True)
+        with torch.no_grad():
+            values, frame_lengths = self.features(waveforms, batch.sample_lengths.to(self.device))
+            values = (
+                self.spec_augment(values, frame_lengths) if self.config.spec_augment else values
+            )
+        device_type = "cuda" if self.device.startswith("cuda") else "cpu"
+        with torch.autocast(
+            device_type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
+        ):
+            log_probs, out_lengths = self.ddp(values, frame_lengths)  # (B, T', n_labels)
+        loss = self.ctc(
+            log_probs.float().transpose(0, 1),  # CTCLoss wants (T', B, n_labels)
+            batch.targets.to(self.device),
+            out_lengths.to(self.device),
+            batch.target_lengths.to(self.device),
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), GRAD_CLIP_NORM)
+        self.optimizer.step()
+        return float(loss.detach())  # a GPU sync; once per step is cheap next to the step
+
+    def evaluate(self) -> dict[str, DevScore]:
+        if self.rank != 0:
+            return {}
+        return {
+            spec: dev.evaluate(self.model, self.features, self.device)
+            for spec, dev in self.dev_sets.items()
+        }
+
+    def save(self, *, best: bool = False) -> None:
+        if self.rank != 0:
+            return
+        save_checkpoint(
+            self.out_dir / "last.pt",
+            self.model,
+            self.optimizer,
+            self.state,
+            self.config.to_dict(),
+            self.features.config(),
+        )
+        if best:
+            metadata = {
+                "train": self.config.to_dict(),
+                "epochs_done": self.state.epoch,
+                "history": self.state.history,
+            }
+            save_bundle(
+                self.out_dir / "best.pt",
+                self.model,
+                features=self.features.config(),
+                metadata=metadata,
+                dtype=torch.float16,
+            )
+
+    def reseed_epoch(self, epoch: int) -> None:
+        """Dropout and SpecAugment draws of an epoch depend on (seed, epoch, rank) only."""
+        torch.manual_seed(self.config.seed * 1_000_003 + epoch * 1_009 + self.rank)
+
+    def agree(self, value: Any) -> Any:
+        """Rank 0's ``value`` on every process (decisions that depend on timing)."""
+        if self.world == 1:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def end_epoch(self, loss: float, seconds: float) -> dict[str, DevScore]:
+        """Score dev sets, record the epoch, apply the time budget, write checkpoints."""
+        state, config = self.state, self.config
+        dev = self.evaluate()
+        state.epoch += 1
+        state.step_in_epoch = 0
+        record = {
+            "epoch": state.epoch,
+            "loss": loss,
+            "seconds": seconds,
+            "train_seconds": state.train_seconds,
+        }
+        record["dev"] = {spec: asdict(score) for spec, score in dev.items()}
+        state.history.append(record)
+        if config.time_budget_minutes is not None and not state.budget_fixed:
+            fits = int(
+                config.time_budget_minutes * 60 // max(state.train_seconds / state.epoch, 1e-9)
+            )
+            state.total_epochs = self.agree(max(state.epoch, min(config.epochs, fits)))
+            state.budget_fixed = True
+            log.info("time budget: training for %d epochs", state.total_epochs)
+        mean_wer = sum(s.wer for s in dev.values()) / len(dev) if dev else -float(state.epoch)
+        best = mean_wer < state.best_wer
+        state.best_wer = min(state.best_wer, mean_wer)
+        self.save(best=best)
+        if self.rank == 0:
+            with (self.out_dir / "train_log.jsonl").open("a") as f:
+                f.write(json.dumps(record) + "\n")
+        return dev
+
+
+def _log_epoch(state: TrainState, loss: float, dev: dict[str, DevScore]) -> None:
+    scores = "; ".join(f"{spec} WER {s.wer:.1%} CER {s.cer:.1%}" for spec, s in dev.items())
+    log.info(
+        "epoch %d/%d: loss %.3f, %.0f s%s",
+        state.epoch,
+        state.total_epochs,
+        loss,
+        state.train_seconds,
+        f"; {scores}" if scores else "",
+    )
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Run (or resume) training as configured; returns what it wrote. Under torchrun every
+    process calls this; only rank 0 writes files and scores dev sets."""
+    trainer = _Trainer(config)
+    state = trainer.state
+    sampler = trainer.sampler()
+    steps_per_epoch = len(sampler.epoch_batches(0))  # batch counts vary a little with the jitter
+    started = time.monotonic()
+    base_seconds, last_save = state.train_seconds, started
+    loss_sum, loss_count, stopped, dev = 0.0, 0, False, {}
+    batches = iter(trainer.loader(sampler))  # draws the loader's seed: before the reseed below
+    if state.step_in_epoch and trainer.saved_rng:
+        restore_rng(trainer.saved_rng, trainer.device)
+    for steps_run, batch in enumerate(batches, start=1):
+        if batch.step == 0:
+            trainer.reseed_epoch(batch.epoch)
+            loss_sum, loss_count = 0.0, 0
+        lr = _learning_rate(config, state.global_step, state.total_epochs * steps_per_epoch)
+        loss = trainer.step(batch, lr)
+        loss_sum, loss_count = loss_sum + loss, loss_count + 1
+        state.global_step += 1
+        state.step_in_epoch = batch.step + 1
+        now = time.monotonic()
+        state.train_seconds = base_seconds + now - started
+        if state.global_step % LOG_EVERY_STEPS == 0:
+            log.info(
+                "step %d (epoch %d, %d/%d): loss %.3f, lr %.2e",
+                state.global_step,
+                batch.epoch + 1,
+                batch.step + 1,
+                batch.n_steps,
+                loss,
+                lr,
+            )
+        if batch.step + 1 == batch.n_steps:
+            dev = trainer.end_epoch(loss_sum / max(loss_count, 1), now - started)
+            sampler.total_epochs = state.total_epochs
+            _log_epoch(state, loss_sum / max(loss_count, 1), dev)
+            last_save = now
+        elif now - last_save > config.checkpoint_minutes * 60:
+            trainer.save()
+            last_save = now
+        out_of_time = (
+            config.stop_after_minutes is not None and now - started > config.stop_after_minutes * 60
+        )
+        out_of_steps = config.stop_after_steps is not None and steps_run >= config.stop_after_steps
+        if trainer.agree(out_of_time or out_of_steps) and state.epoch < state.total_epochs:
+            if state.step_in_epoch:
+                trainer.save()
+            stopped = True
+            log.info(
+                "stopping at epoch %d, step %d; continue with --resume",
+                state.epoch,
+                state.step_in_epoch,
+            )
+            break
+    if trainer.world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    best = config.out_dir / "best.pt"
+    return TrainResult(
+        config.out_dir / "last.pt", best if best.is_file() else None, state.epoch, stopped, dev
+    )

@@ -1,0 +1,158 @@
+"""AudioLoader: formats, downmix, resampling accuracy, streaming, bad files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from facespeech.stages.errors import InputError
+from facespeech.stages.speech.audio import SAMPLE_RATE, AudioLoader
+from numpy.typing import NDArray
+
+
+def sine(freq_hz: float, rate: int, seconds: float, amplitude: float = 0.5) -> NDArray[np.float32]:
+    t = np.arange(round(rate * seconds)) / rate
+    return (amplitude * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+
+
+def peak_hz(samples: NDArray[np.float32], rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    return float(np.fft.rfftfreq(len(samples), 1 / rate)[spectrum.argmax()])
+
+
+def test_resampling_keeps_the_frequency(tmp_path: Path) -> None:
+    path = tmp_path / "a440.wav"
+    sf.write(path, sine(440.0, 44_100, 1.0), 44_100)
+    audio = AudioLoader()(path)
+    assert audio.sample_rate_hz == SAMPLE_RATE
+    assert audio.samples.dtype == np.float32
+    assert abs(len(audio.samples) - SAMPLE_RATE) <= 1
+    assert peak_hz(audio.samples, SAMPLE_RATE) == pytest.approx(440.0, abs=1.5)
+    # Amplitude survives (no gain change in the pass band), edges aside.
+    assert np.abs(audio.samples[1000:-1000]).max() == pytest.approx(0.5, abs=0.01)
+
+
+def test_stereo_is_averaged_to_mono(tmp_path: Path) -> None:
+    left = sine(300.0, SAMPLE_RATE, 0.5)
+    path = tmp_path / "stereo.flac"
+    sf.write(path, np.stack([left, 0.5 * left], axis=1), SAMPLE_RATE)
+    audio = AudioLoader()(path)
+    assert audio.samples.shape == left.shape
+    np.testing.assert_allclose(audio.samples, 0.75 * left, atol=1e-3)
+
+
+def test_eight_bit_and_six_channels_load(tmp_path: Path) -> None:
+    wave = sine(500.0, 8000, 0.5)
+    path8 = tmp_path / "u8.wav"
+    sf.write(path8, wave, 8000, subtype="PCM_U8")
+    audio = AudioLoader()(path8)
+    assert len(audio.samples) == SAMPLE_RATE // 2
+    assert np.abs(audio.samples).max() == pytest.approx(0.5, abs=0.03)
+    path6 = tmp_path / "six.wav"
+    sf.write(path6, np.repeat(wave[:, None], 6, axis=1), 8000)
+    assert AudioLoader()(path6).samples.shape == (SAMPLE_RATE // 2,)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "fmt", "subtype"),
+    [(".ogg", "OGG", "VORBIS"), (".opus", "OGG", "OPUS"), (".mp3", "MP3", "MPEG_LAYER_III")],
+)
+def test_compressed_formats_load(tmp_path: Path, suffix: str, fmt: str, subtype: str) -> None:
+    path = tmp_path / f"tone{suffix}"
+    try:
+        sf.write(path, sine(440.0, 48_000, 1.0), 48_000, format=fmt, subtype=subtype)
+    except sf.LibsndfileError as exc:
+        pytest.skip(f"this libsndfile cannot write {fmt}/{subtype}: {exc}")
+    audio = AudioLoader()(path)
+    assert abs(len(audio.samples) - SAMPLE_RATE) < 0.1 * SAMPLE_RATE  # codecs pad a little
+    assert peak_hz(audio.samples, SAMPLE_RATE) == pytest.approx(440.0, abs=2.0)
+
+
+def test_stream_blocks_match_whole_file(tmp_path: Path) -> None:
+    path = tmp_path / "long.wav"
+    sf.write(path, sine(440.0, 22_050, 3.5), 22_050)
+    loader = AudioLoader()
+    blocks = list(loader.stream(path, block_s=1.0))
+    assert len(blocks) == 4
+    # Each block starts where the previous ones end (the resampler's delay shortens the first).
+    starts = np.cumsum([0] + [len(b.samples) for b in blocks[:-1]]) / SAMPLE_RATE
+    np.testing.assert_allclose([b.offset_s for b in blocks], starts)
+    assert blocks[-1].offset_s == pytest.approx(3.0, abs=0.05)
+    joined = np.concatenate([b.samples for b in blocks])
+    whole = loader(path).samples
+    assert abs(len(joined) - len(whole)) <= 2
+    n = min(len(joined), len(whole))
+    np.testing.assert_allclose(joined[:n], whole[:n], atol=2e-3)
+
+
+def test_stream_at_native_rate_is_exact(tmp_path: Path) -> None:
+    wave = sine(440.0, SAMPLE_RATE, 2.5)
+    path = tmp_path / "native.wav"
+    sf.write(path, wave, SAMPLE_RATE, subtype="FLOAT")
+    blocks = list(AudioLoader().stream(path, block_s=1.0))
+    assert [len(b.samples) for b in blocks] == [16_000, 16_000, 8_000]
+    np.testing.assert_array_equal(np.concatenate([b.samples for b in blocks]), wave)
+
+
+def test_empty_file_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.wav"
+    sf.write(path, np.zeros(0, dtype=np.float32), SAMPLE_RATE)
+    with pytest.raises(InputError, match="empty") as info:
+        AudioLoader()(path)
+    assert info.value.path == path
+    with pytest.raises(InputError, match="empty"):
+        list(AudioLoader().stream(path))
+
+
+def test_nan_samples_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "nan.wav"
+    wave = sine(440.0, SAMPLE_RATE, 0.2)
+    wave[100] = np.nan
+    sf.write(path, wave, SAMPLE_RATE, subtype="FLOAT")
+    with pytest.raises(InputError, match="NaN") as info:
+        AudioLoader()(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is not None, reason="ffmpeg is installed")
+@pytest.mark.parametrize("name", ["corrupt.wav", "clip.mp4"])
+def test_unreadable_file_names_the_file_and_ffmpeg(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"RIFF\x00\x00garbage" * 10)
+    with pytest.raises(InputError, match="needs ffmpeg") as info:
+        AudioLoader()(path)
+    assert info.value.path == path
+
+
+def test_truncated_flac_raises_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "cut.flac"
+    sf.write(path, sine(440.0, SAMPLE_RATE, 1.0), SAMPLE_RATE)
+    path.write_bytes(path.read_bytes()[:60])
+    with pytest.raises(InputError) as info:
+        AudioLoader()(path)
+    assert info.value.path == path
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        AudioLoader()(tmp_path / "absent.wav")
+
+
+def test_bad_settings() -> None:
+    with pytest.raises(ValueError, match="sample_rate_hz"):
+        AudioLoader(sample_rate_hz=0)
+    with pytest.raises(ValueError, match="block_s"):
+        next(AudioLoader().stream("x.wav", block_s=0))
+
+
+def test_shared_opus_clip_loads(speech_data: Path) -> None:
+    path = speech_data / "fsdd" / "audio" / "train" / "george" / "0_george_5.opus"
+    if not path.exists():
+        pytest.skip(f"shared data not found: {path}")
+    audio = AudioLoader()(path)
+    assert audio.sample_rate_hz == SAMPLE_RATE
+    assert 0.2 < audio.duration_s < 2.0
+    assert np.abs(audio.samples).max() <= 1.0
