@@ -44,6 +44,12 @@ def _speed_factors(text: str) -> tuple[float, ...]:
     help="Folder for last.pt, best.pt and train_log.jsonl.",
 )
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt (mid-epoch too).")
+@click.option(
+    "--init",
+    "init_from",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Start from this model's weights ('default': the shipped one), size flags ignored.",
+)
 @click.option("--epochs", type=click.IntRange(min=1), default=40, show_default=True)
 @click.option(
     "--batch-seconds",
@@ -141,6 +147,7 @@ def train(
     dev_specs: tuple[str, ...],
     out_dir: str,
     resume: bool,
+    init_from: str | None,
     epochs: int,
     batch_seconds: float,
     lr: float,
@@ -174,9 +181,20 @@ def train(
     from facespeech.pipelines.speech_train import TrainConfig
     from facespeech.pipelines.speech_train import train as run_training
     from facespeech.stages.errors import PipelineError
-    from facespeech.stages.speech.recognizer import ModelConfig
+    from facespeech.stages.speech.recognizer import ModelConfig, default_model_path, load_bundle
 
     try:
+        model = ModelConfig(
+            conv_channels=conv_channels,
+            conv_time_strides=SUBSAMPLING[int(subsample)],
+            rnn_hidden=hidden,
+            rnn_layers=layers,
+            dropout=dropout,
+        )
+        init_path = None
+        if init_from is not None:
+            init_path = default_model_path() if init_from == "default" else Path(init_from)
+            model = load_bundle(init_path).model.config
         config = TrainConfig(
             train_specs=train_specs,
             dev_specs=dev_specs,
@@ -196,13 +214,8 @@ def train(
             resume=resume,
             time_budget_minutes=time_budget_minutes,
             stop_after_minutes=stop_after_minutes,
-            model=ModelConfig(
-                conv_channels=conv_channels,
-                conv_time_strides=SUBSAMPLING[int(subsample)],
-                rnn_hidden=hidden,
-                rnn_layers=layers,
-                dropout=dropout,
-            ),
+            init_from=init_path,
+            model=model,
         )
         result = run_training(config)
     except PipelineError as exc:

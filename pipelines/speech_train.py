@@ -13,21 +13,27 @@ reproducible given ``seed``; on CUDA the CTC loss backward uses atomic adds, so 
 to rounding.
 """
 
-from __future__ import annotations
-
 import json
 import logging
-import math
-import os
-import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
+from facespeech.pipelines.speech_train_config import (
+    ADAM_BETAS,
+    GRAD_CLIP_NORM,
+    LOG_EVERY_STEPS,
+    MAX_BATCH_ITEMS,
+    TrainConfig,
+    TrainResult,
+    autocast_dtype,
+    distributed,
+    learning_rate,
+    seed_everything,
+)
 from facespeech.pipelines.speech_train_data import (
     Batch,
     EpochBatches,
@@ -42,118 +48,16 @@ from facespeech.pipelines.speech_train_state import (
     restore_rng,
     save_checkpoint,
 )
-from facespeech.stages.speech.augment import SPEED_FACTORS, SpecAugment
-from facespeech.stages.speech.recognizer import CtcModel, ModelConfig, save_bundle
+from facespeech.stages.speech.augment import SpecAugment
+from facespeech.stages.speech.recognizer import CtcModel, load_bundle, save_bundle
 from facespeech.stages.speech.spectrogram import LogMelFeatures
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+__all__ = ["TrainConfig", "TrainResult", "seed_everything", "train"]
+
 log = logging.getLogger(__name__)
-
-LOG_EVERY_STEPS = 50
-FINAL_LR_FRACTION = 0.02  # the cosine ends at this share of the peak rate
-GRAD_CLIP_NORM = 5.0
-ADAM_BETAS = (0.9, 0.98)
-MAX_BATCH_ITEMS = 256
-
-Precision = Literal["auto", "fp32", "bf16"]
-
-
-@dataclass(frozen=True, slots=True)
-class TrainConfig:
-    """Settings of one training run (stored in every checkpoint).
-
-    ``batch_seconds``: padded audio seconds per batch (per process); ``lr``: peak AdamW rate;
-    ``warmup_steps``: linear warm-up; ``time_budget_minutes``: if set, after the first epoch the
-    number of epochs is cut to what fits in that much training time (kept across resumes);
-    ``stop_after_minutes`` / ``stop_after_steps``: leave this run (checkpointed) after that
-    long or that many steps, to ``resume`` later.
-    """
-
-    train_specs: tuple[str, ...]
-    dev_specs: tuple[str, ...]
-    out_dir: Path
-    epochs: int = 40
-    batch_seconds: float = 320.0
-    lr: float = 1.5e-3
-    weight_decay: float = 1e-2
-    warmup_steps: int = 400
-    device: str = "cpu"
-    precision: Precision = "auto"
-    seed: int = 0
-    workers: int = 2
-    checkpoint_minutes: float = 5.0
-    speed_factors: tuple[float, ...] = SPEED_FACTORS
-    noise_prob: float = 0.2
-    spec_augment: bool = True
-    resume: bool = False
-    time_budget_minutes: float | None = None
-    stop_after_minutes: float | None = None
-    stop_after_steps: int | None = None
-    model: ModelConfig = field(default_factory=ModelConfig)
-
-    def __post_init__(self) -> None:
-        if not self.train_specs:
-            raise ValueError("need at least one training manifest")
-        for name in ("epochs", "batch_seconds", "lr", "checkpoint_minutes"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.update(out_dir=str(self.out_dir), model=self.model.to_dict())
-        data.update({k: list(v) for k, v in data.items() if isinstance(v, tuple)})
-        return data
-
-
-@dataclass(frozen=True, slots=True)
-class TrainResult:
-    """What a run left: the files, epochs done, and the dev scores of the last epoch."""
-
-    last_checkpoint: Path
-    best_bundle: Path | None
-    epochs_done: int
-    stopped_early: bool
-    dev: dict[str, DevScore]
-
-
-def seed_everything(seed: int) -> None:
-    """Seed ``random``, ``numpy`` and ``torch`` (every device) from one number."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds libraries that use the global generator
-    torch.manual_seed(seed)
-
-
-def _distributed(device: str) -> tuple[int, int, str]:
-    """(rank, world size, this process's device); joins the process group under torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 0, 1, device
-    cuda = device.startswith("cuda")
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if cuda else "gloo")
-    if cuda:
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        device = f"cuda:{local}"
-    return dist.get_rank(), world, device
-
-
-def _learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    progress = min(1.0, (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps))
-    cosine = 0.5 * (1 + math.cos(math.pi * progress))
-    return config.lr * (FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * cosine)
-
-
-def _autocast_dtype(config: TrainConfig, device: str) -> torch.dtype | None:
-    if config.precision == "bf16" or (config.precision == "auto" and device.startswith("cuda")):
-        return torch.bfloat16
-    return None
 
 
 class _Trainer:
@@ -161,7 +65,7 @@ class _Trainer:
 
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
-        self.rank, self.world, self.device = _distributed(config.device)
+        self.rank, self.world, self.device = distributed(config.device)
         seed_everything(config.seed)
         self.out_dir = config.out_dir
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -184,11 +88,13 @@ class _Trainer:
         )
         if config.resume and (self.out_dir / "last.pt").is_file():
             self._resume()
+        elif config.init_from is not None:
+            self._initialise(config.init_from)
         self.ddp: nn.Module = self.model
         if self.world > 1:
             ids = [torch.device(self.device).index] if self.device.startswith("cuda") else None
             self.ddp = DistributedDataParallel(self.model, device_ids=ids)
-        self.amp_dtype = _autocast_dtype(config, self.device)
+        self.amp_dtype = autocast_dtype(config, self.device)
         self.ctc = nn.CTCLoss(blank=0, reduction="mean", zero_infinity=True)
 
     def _resume(self) -> None:
@@ -202,6 +108,15 @@ class _Trainer:
             state.total_epochs = self.config.epochs
         self.state = state
         log.info("resumed %s at epoch %d, step %d", path, state.epoch, state.step_in_epoch)
+
+    def _initialise(self, path: Path) -> None:
+        bundle = load_bundle(path)
+        if bundle.model.config != self.config.model:
+            raise ValueError(
+                f"{path}: its architecture {bundle.model.config} differs from {self.config.model}"
+            )
+        self.model.load_state_dict(bundle.model.state_dict())
+        log.info("initialised from %s", path)
 
     def sampler(self) -> EpochBatches:
         return EpochBatches(
@@ -226,7 +141,7 @@ class _Trainer:
         # Workers only read and resample audio (no CUDA), so the default fork start is safe.
         return DataLoader(
             dataset,  # type: ignore[arg-type]
-            batch_sampler=sampler,  # type: ignore[arg-type]
+            batch_sampler=sampler,
             collate_fn=collate,
             num_workers=self.config.workers,
             pin_memory=self.device.startswith("cuda"),
@@ -311,7 +226,7 @@ class _Trainer:
         dev = self.evaluate()
         state.epoch += 1
         state.step_in_epoch = 0
-        record = {
+        record: dict[str, Any] = {
             "epoch": state.epoch,
             "loss": loss,
             "seconds": seconds,
@@ -365,7 +280,7 @@ def train(config: TrainConfig) -> TrainResult:
         if batch.step == 0:
             trainer.reseed_epoch(batch.epoch)
             loss_sum, loss_count = 0.0, 0
-        lr = _learning_rate(config, state.global_step, state.total_epochs * steps_per_epoch)
+        lr = learning_rate(config, state.global_step, state.total_epochs * steps_per_epoch)
         loss = trainer.step(batch, lr)
         loss_sum, loss_count = loss_sum + loss, loss_count + 1
         state.global_step += 1

@@ -46,7 +46,9 @@ def _shard_job(args: tuple[Path, list[_Clip], float]) -> list[tuple[str, ...]]:
     out, clips, level = args
     loader = AudioLoader()
     gap = np.zeros(round(GAP_S * SAMPLE_RATE), dtype=np.float32)
-    parts, records, start = [], [], 0
+    parts: list[np.ndarray] = []
+    records: list[tuple[str, ...]] = []
+    start = 0
     for clip in clips:
         samples = loader(clip.row.path).samples
         parts += [samples, gap]

@@ -53,7 +53,7 @@ def save_checkpoint(
         "state": asdict(state),
         "config": config,
         "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
     save_atomic(checkpoint, path)
 
