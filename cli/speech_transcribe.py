@@ -97,9 +97,8 @@ def decoder_options(function: F) -> F:
         click.option(
             "--jobs",
             type=click.IntRange(1),
-            default=1,
-            show_default=True,
-            help="CPU threads for the recognizer.",
+            default=None,
+            help="CPU threads for the recognizer (default: torch's, one per core).",
         ),
     ]
     for option in reversed(options):
@@ -132,10 +131,11 @@ def build_decoder(options: dict[str, Any]) -> Decoder:
         raise click.UsageError(str(exc)) from exc
 
 
-def _set_threads(jobs: int) -> None:
-    import torch
+def _set_threads(jobs: int | None) -> None:
+    if jobs is not None:
+        import torch
 
-    torch.set_num_threads(jobs)
+        torch.set_num_threads(jobs)
 
 
 def _total_seconds(paths: Sequence[Path]) -> float | None:
@@ -325,6 +325,14 @@ def evaluate(manifests: tuple[str, ...], details: bool, **options: Any) -> None:
     sys.exit(EXIT_SOME_FAILED if any(r.n_failed for _, r in reports) else EXIT_OK)
 
 
+def _repeats(text: str) -> tuple[str, int]:
+    """``"corpus.txt*5"`` -> ``("corpus.txt", 5)``; no suffix counts once."""
+    spec, star, times = text.rpartition("*")
+    if star and times.isdigit() and int(times) >= 1:
+        return spec, int(times)
+    return text, 1
+
+
 @click.command("build-lm")
 @click.argument("texts", nargs=-1, required=True)
 @click.option(
@@ -348,6 +356,7 @@ def build_lm(texts: tuple[str, ...], out: Path, order: int, min_counts: tuple[in
     TEXT is a plain text file (sentences, .gz allowed), a speech manifest with a split
     (MANIFEST.tsv:train: never use dev or test transcripts) or a WordNet database folder
     (Debian's wordnet-base: /usr/share/wordnet). Text is normalised as transcripts are.
+    TEXT*N counts that text N times (more weight for a small in-domain text).
 
     \b
     Example:
@@ -356,12 +365,12 @@ def build_lm(texts: tuple[str, ...], out: Path, order: int, min_counts: tuple[in
     from facespeech.pipelines.lm_text import read_lm_text
 
     def sentences() -> Iterator[list[str]]:
-        for spec in texts:
-            count = 0
-            for words in read_lm_text(spec):
-                count += 1
-                yield words
-            log.info("%s: %d sentences", spec, count)
+        for text in texts:
+            spec, times = _repeats(text)
+            lines = list(read_lm_text(spec))
+            log.info("%s: %d sentences, counted %d times", spec, len(lines), times)
+            for _ in range(times):
+                yield from lines
 
     try:
         model = build_kneser_ney(sentences(), order=order, min_counts=min_counts)

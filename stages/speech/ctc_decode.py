@@ -17,6 +17,7 @@ frame_s``. Its confidence is the mean posterior of the aligned labels over those
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable
 from typing import Final
@@ -35,9 +36,14 @@ DEFAULT_WORD_BONUS = 1.0
 # Frames where blank is this likely cannot start a character worth keeping; skipping their
 # expansion is the main saving (most CTC frames are blank).
 DEFAULT_BLANK_SKIP_PROB = 0.999
-# Labels less likely than this in a frame are not tried (the frame's best always is); e**-8
-# is 3e-4, below which no measured beam changed.
+# Labels less likely than this in a frame are not tried (the frame's best always is).
 DEFAULT_CHAR_MIN_LOG_PROB = -8.0
+# Prefixes this far (natural log) below the best are dropped even when the beam has room.
+DEFAULT_BEAM_THRESHOLD = 12.0
+# Subtracted once a word's spelling leaves the LM's vocabulary (as pyctcdecode's
+# unk_score_offset): without it, running words together ("callitbear") dodged the LM's
+# per-word cost, as an unknown word is scored only when it ends.
+DEFAULT_UNKNOWN_WORD_PENALTY = 10.0
 
 
 class GreedyCtcDecoder:
@@ -60,15 +66,18 @@ class GreedyCtcDecoder:
 class _Beam:
     """One prefix: CTC log-probabilities ending in blank / non-blank, and its LM state."""
 
-    __slots__ = ("last", "lm_score", "p_b", "p_nb", "partial", "words")
+    __slots__ = ("bonus", "last", "lm_score", "p_b", "p_nb", "partial", "words")
 
-    def __init__(self, last: int, words: tuple[str, ...], partial: str, lm_score: float) -> None:
+    def __init__(
+        self, last: int, words: tuple[str, ...], partial: str, lm_score: float, penalty: float
+    ) -> None:
         self.p_b = NEG_INF
         self.p_nb = NEG_INF
         self.last = last  # label whose repeat collapses (space for an empty prefix)
         self.words = words  # completed words
         self.partial = partial  # the word being spelled
-        self.lm_score = lm_score  # weighted LM log-probs plus word bonuses so far
+        self.lm_score = lm_score  # weighted LM log-probs, bonuses, penalties of the words
+        self.bonus = lm_score + penalty  # ... and the penalty of the word being spelled
 
 
 def _logaddexp(a: float, b: float) -> float:
@@ -94,6 +103,9 @@ class BeamSearchDecoder:
             prefixes with blank (no new characters); in (0, 1].
         char_min_log_prob: labels below this natural-log probability in a frame are not
             tried (the frame's best label always is).
+        beam_threshold: prefixes scoring this much (natural log) below the best are dropped.
+        unknown_word_penalty: with an LM, subtracted (natural log) from a prefix as soon as
+            the word it spells is no longer the start of a word the LM knows.
     """
 
     def __init__(
@@ -106,6 +118,8 @@ class BeamSearchDecoder:
         vocabulary: Iterable[str] | None = None,
         blank_skip_prob: float = DEFAULT_BLANK_SKIP_PROB,
         char_min_log_prob: float = DEFAULT_CHAR_MIN_LOG_PROB,
+        beam_threshold: float = DEFAULT_BEAM_THRESHOLD,
+        unknown_word_penalty: float = DEFAULT_UNKNOWN_WORD_PENALTY,
     ) -> None:
         if beam_width < 1:
             raise ValueError(f"beam_width must be >= 1, got {beam_width}")
@@ -115,6 +129,10 @@ class BeamSearchDecoder:
             raise ValueError(f"word_bonus must be finite, got {word_bonus}")
         if not 0 < blank_skip_prob <= 1:
             raise ValueError(f"blank_skip_prob must be in (0, 1], got {blank_skip_prob}")
+        if not beam_threshold > 0:
+            raise ValueError(f"beam_threshold must be > 0, got {beam_threshold}")
+        if not unknown_word_penalty >= 0:
+            raise ValueError(f"unknown_word_penalty must be >= 0, got {unknown_word_penalty}")
         self.beam_width = beam_width
         self.lm = lm
         self.lm_weight = lm_weight
@@ -122,8 +140,12 @@ class BeamSearchDecoder:
         self.vocabulary = vocabulary
         self.blank_skip_prob = blank_skip_prob
         self.char_min_log_prob = char_min_log_prob
+        self.beam_threshold = beam_threshold
+        self.unknown_word_penalty = unknown_word_penalty
         self._words = _check_vocabulary(vocabulary) if vocabulary is not None else None
         self._prefixes = _prefixes(self._words) if self._words is not None else None
+        self._lm_words = lm.vocabulary if lm is not None else None
+        self._lm_prefixes = _prefixes(self._lm_words) if self._lm_words is not None else None
 
     def __call__(self, emissions: Emissions) -> Transcript:
         log_probs = _check(emissions)
@@ -141,15 +163,16 @@ class BeamSearchDecoder:
         tried[np.arange(len(log_probs)), log_probs.argmax(axis=1)] = True
         tried[:, BLANK_INDEX] = False
         rows = log_probs.astype(np.float64).tolist()
-        start = _Beam(SPACE_INDEX, (), "", 0.0)
+        start = _Beam(SPACE_INDEX, (), "", 0.0, 0.0)
         start.p_b = 0.0
         beams = {"": start}
         lm_cache: dict[tuple[tuple[str, ...], str], float] = {}
         for t, row in enumerate(rows):
             if skip[t]:
+                blank = row[BLANK_INDEX]
                 for beam in beams.values():
                     repeat = beam.p_nb + row[beam.last]
-                    beam.p_b = _logaddexp(beam.p_b, beam.p_nb) + row[BLANK_INDEX]
+                    beam.p_b = _logaddexp(beam.p_b, beam.p_nb) + blank
                     beam.p_nb = repeat
                 continue
             beams = self._step(beams, row, np.flatnonzero(tried[t]).tolist(), lm_cache)
@@ -162,50 +185,59 @@ class BeamSearchDecoder:
         labels: list[int],
         lm_cache: dict[tuple[tuple[str, ...], str], float],
     ) -> dict[str, _Beam]:
-        """Extend every prefix by one frame; keep the ``beam_width`` best."""
+        """Extend every prefix by one frame; keep the best (``beam_width``, ``beam_threshold``)."""
+        lse = _logaddexp
+        blank = row[BLANK_INDEX]
         out: dict[str, _Beam] = {}
         for key, beam in beams.items():
-            total = _logaddexp(beam.p_b, beam.p_nb)
+            p_b, p_nb, last, partial = beam.p_b, beam.p_nb, beam.last, beam.partial
+            total = lse(p_b, p_nb)
             stay = out.get(key)
             if stay is None:
-                stay = out[key] = _Beam(beam.last, beam.words, beam.partial, beam.lm_score)
-            stay.p_b = _logaddexp(stay.p_b, total + row[BLANK_INDEX])
-            stay.p_nb = _logaddexp(stay.p_nb, beam.p_nb + row[beam.last])
+                stay = out[key] = _Beam(last, beam.words, partial, beam.lm_score, 0.0)
+                stay.bonus = beam.bonus
+            stay.p_b = lse(stay.p_b, total + blank)
+            stay.p_nb = lse(stay.p_nb, p_nb + row[last])
             for label in labels:
                 if label == SPACE_INDEX:
-                    if not beam.partial:
+                    if not partial:
                         # A space after a space (or at the start) changes no text: like a repeat.
-                        stay.p_nb = _logaddexp(stay.p_nb, beam.p_b + row[label])
+                        stay.p_nb = lse(stay.p_nb, p_b + row[label])
                         continue
-                    if self._words is not None and beam.partial not in self._words:
+                    if self._words is not None and partial not in self._words:
                         continue
                     new_key = key + SPACE
                     nxt = out.get(new_key)
                     if nxt is None:
-                        words = (*beam.words, beam.partial)
-                        score = beam.lm_score + self._word_score(beam.words, beam.partial, lm_cache)
-                        nxt = out[new_key] = _Beam(SPACE_INDEX, words, "", score)
-                    nxt.p_nb = _logaddexp(nxt.p_nb, total + row[label])
+                        score = beam.lm_score + self._word_score(beam.words, partial, lm_cache)
+                        nxt = out[new_key] = _Beam(
+                            SPACE_INDEX, (*beam.words, partial), "", score, 0.0
+                        )
+                    nxt.p_nb = lse(nxt.p_nb, total + row[label])
                     continue
-                partial = beam.partial + LABELS[label]
-                if self._prefixes is not None and partial not in self._prefixes:
+                spelled = partial + LABELS[label]
+                if self._prefixes is not None and spelled not in self._prefixes:
                     continue
                 new_key = key + LABELS[label]
                 nxt = out.get(new_key)
                 if nxt is None:
-                    nxt = out[new_key] = _Beam(label, beam.words, partial, beam.lm_score)
+                    nxt = out[new_key] = _Beam(
+                        label, beam.words, spelled, beam.lm_score, self._spelling_penalty(spelled)
+                    )
                 # A repeated label extends the prefix only after a blank.
-                from_prob = beam.p_b if label == beam.last else total
-                nxt.p_nb = _logaddexp(nxt.p_nb, from_prob + row[label])
-        if len(out) <= self.beam_width:
-            return out
-        # The LM scores words as they end, not while they are spelled: a penalty for
-        # unknown prefixes (as pyctcdecode has) made the search cut words short to a known
-        # prefix ("apples" -> "ap") whenever the spelling left the LM's vocabulary.
-        ranked = sorted(
-            out.items(), key=lambda kv: _logaddexp(kv[1].p_b, kv[1].p_nb) + kv[1].lm_score
-        )
-        return dict(ranked[-self.beam_width :])
+                nxt.p_nb = lse(nxt.p_nb, (p_b if label == last else total) + row[label])
+        scored = [(lse(b.p_b, b.p_nb) + b.bonus, k) for k, b in out.items()]
+        floor = max(scored)[0] - self.beam_threshold
+        kept = [item for item in scored if item[0] >= floor]
+        if len(kept) > self.beam_width:
+            kept = heapq.nlargest(self.beam_width, kept)
+        return {k: out[k] for _, k in kept}
+
+    def _spelling_penalty(self, spelled: str) -> float:
+        """Minus ``unknown_word_penalty`` once ``spelled`` starts no word the LM knows."""
+        if self._lm_prefixes is None or spelled in self._lm_prefixes:
+            return 0.0
+        return -self.unknown_word_penalty
 
     def _word_score(
         self,
@@ -219,8 +251,13 @@ class BeamSearchDecoder:
         context = (BOS, *history)[-(self.lm.order - 1) :] if self.lm.order > 1 else ()
         cached = lm_cache.get((context, word))
         if cached is None:
-            cached = lm_cache[(context, word)] = self.lm.log_prob(word, context)
-        return self.lm_weight * cached + (self.word_bonus if word != EOS else 0.0)
+            cached = self.lm_weight * self.lm.log_prob(word, context)
+            if word != EOS:
+                cached += self.word_bonus
+            if self._lm_words is not None and word != EOS and word not in self._lm_words:
+                cached -= self.unknown_word_penalty  # kept: it was paid while spelling, too
+            lm_cache[(context, word)] = cached
+        return cached
 
     def _finish(
         self, beams: dict[str, _Beam], lm_cache: dict[tuple[tuple[str, ...], str], float]

@@ -18,10 +18,12 @@ recomputes the back-off weights so every context still sums to one.
 from __future__ import annotations
 
 import gzip
+import io
 import logging
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 from typing import Literal, TextIO
@@ -115,22 +117,38 @@ class NgramLM:
 
         The file is written to a temporary name first, then renamed over ``path``.
         """
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            with ExitStack() as stack:
+                out: TextIO
+                if path.name.endswith(".gz"):
+                    raw = stack.enter_context(open(tmp, "wb"))
+                    # No time stamp or name in the header: the same model gives the same bytes.
+                    packed = stack.enter_context(
+                        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="")
+                    )
+                    out = stack.enter_context(io.TextIOWrapper(packed, encoding="utf-8"))
+                else:
+                    out = stack.enter_context(open(tmp, "w", encoding="utf-8"))
+                self._write_arpa_text(out)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _write_arpa_text(self, out: TextIO) -> None:
         by_order: list[list[str]] = [[] for _ in range(self.order)]
         for key in self.probs:
             by_order[key.count(" ")].append(key)
-        tmp = path.with_name(path.name + ".tmp")
-        with _open_text(tmp, "w", gz=path.name.endswith(".gz")) as out:
-            out.write("\\data\\\n")
-            for n, keys in enumerate(by_order, start=1):
-                out.write(f"ngram {n}={len(keys)}\n")
-            for n, keys in enumerate(by_order, start=1):
-                out.write(f"\n\\{n}-grams:\n")
-                for key in sorted(keys):
-                    bow = self.backoffs.get(key)
-                    line = f"{self.probs[key]:.6f}\t{key}"
-                    out.write(f"{line}\t{bow:.6f}\n" if bow is not None else f"{line}\n")
-            out.write("\n\\end\\\n")
-        tmp.replace(path)
+        out.write("\\data\\\n")
+        for n, keys in enumerate(by_order, start=1):
+            out.write(f"ngram {n}={len(keys)}\n")
+        for n, keys in enumerate(by_order, start=1):
+            out.write(f"\n\\{n}-grams:\n")
+            for key in sorted(keys):
+                bow = self.backoffs.get(key)
+                line = f"{self.probs[key]:.6f}\t{key}"
+                out.write(f"{line}\t{bow:.6f}\n" if bow is not None else f"{line}\n")
+        out.write("\n\\end\\\n")
 
     @classmethod
     def load(cls, path: Path) -> NgramLM:

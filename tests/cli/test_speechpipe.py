@@ -82,7 +82,7 @@ def clips(tmp_path: Path) -> dict[str, Path]:
 def test_bad_files_get_one_line_each_and_exit_1(
     speechpipe: click.Group, tiny_model: Path, clips: dict[str, Path]
 ) -> None:
-    result = run(speechpipe, "transcribe", "--model", tiny_model, *clips.values())
+    result = run(speechpipe, "transcribe", "--model", tiny_model, "--no-lm", *clips.values())
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
     bad = [clips[k] for k in ("nan", "empty", "text", "missing")]
@@ -98,7 +98,7 @@ def test_formats_written_atomically(
     speechpipe: click.Group, tiny_model: Path, clips: dict[str, Path], tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    args = ["transcribe", "--model", tiny_model, "--format", "all", "-o", out]
+    args = ["transcribe", "--model", tiny_model, "--no-lm", "--format", "all", "-o", out]
     result = run(speechpipe, *args, clips["good"], clips["silent"])
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
@@ -152,7 +152,7 @@ def test_usage_errors_exit_2(
 def test_missing_model_and_lm_exit_2(
     speechpipe: click.Group, tiny_model: Path, clips: dict[str, Path], tmp_path: Path
 ) -> None:
-    result = run(speechpipe, "transcribe", "--model", tmp_path / "x.pt", clips["good"])
+    result = run(speechpipe, "transcribe", "--model", tmp_path / "x.pt", "--no-lm", clips["good"])
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr.splitlines() == [f"speechpipe: {tmp_path / 'x.pt'}: no such model file"]
     bad_lm = tmp_path / "lm.arpa"
@@ -173,7 +173,8 @@ def test_evaluate_prints_summary_and_details(
         f"{clips['missing'].name}\tgone\ttest\n"
         f"{clips['good'].name}\tnot this one\ttrain\n"
     )
-    result = run(speechpipe, "evaluate", "--model", tiny_model, "--details", f"{manifest}:test")
+    args = ["evaluate", "--model", tiny_model, "--no-lm", "--details", f"{manifest}:test"]
+    result = run(speechpipe, *args)
     assert result.exit_code == 1
     assert result.stderr.startswith(f"speechpipe: {clips['missing']}: ")
     lines = result.stdout.splitlines()
@@ -193,7 +194,7 @@ def test_build_lm_from_text_and_manifest(speechpipe: click.Group, tmp_path: Path
     manifest = tmp_path / "m.tsv"
     manifest.write_text("path\ttranscript\tsplit\na.wav\tHELLO CAT\ttrain\nb.wav\tSECRET\ttest\n")
     out = tmp_path / "lm.arpa.gz"
-    result = run(speechpipe, "build-lm", text, f"{manifest}:train", "--out", out)
+    result = run(speechpipe, "build-lm", f"{text}*2", f"{manifest}:train", "--out", out)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(f"{out}: 1-grams ")
     lm = NgramLM.load(out)

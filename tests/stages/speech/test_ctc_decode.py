@@ -117,6 +117,25 @@ def test_lm_scores_words_in_context() -> None:
     assert (with_lm(want).text, with_lm(me).text) == ("i want two apples", "me too")
 
 
+def test_clear_unknown_words_still_come_through() -> None:
+    # The LM has never seen "zebra"; clear acoustics must win over it (open vocabulary).
+    lm = build_kneser_ney([s.split() for s in ["a cat", "a dog", "see a cat"]])
+    em = emissions(spell("__SEE_ _A_ _ZEBRA__"))
+    assert BeamSearchDecoder(lm=lm, lm_weight=1.0)(em).text == "see a zebra"
+
+
+def test_unknown_word_penalty_keeps_words_apart() -> None:
+    # Weak spaces: running the words together would dodge the LM's cost of each word.
+    lm = build_kneser_ney([s.split() for s in ["we call it bear", "we call it cat", "it is"]])
+    weak = {" ": 0.6, "r": 0.3}
+    em = emissions(
+        [*spell("_WE"), weak, *spell("CA_LL"), weak, *spell("IT"), weak, *spell("BEAR_")]
+    )
+    run_together = BeamSearchDecoder(lm=lm, lm_weight=3.0, unknown_word_penalty=0.0)(em)
+    assert " " not in run_together.text
+    assert BeamSearchDecoder(lm=lm, lm_weight=3.0)(em).text == "we call it bear"
+
+
 def test_vocabulary_constrains_spelling() -> None:
     # The third frame leans to "f" ("fife"), but only digit words may be spelled.
     em = emissions([*spell("__FI"), {"f": 0.6, "v": 0.35}, *spell("E_ _ONE__")])
@@ -144,7 +163,14 @@ def test_vocabulary_words_are_checked() -> None:
 
 @pytest.mark.parametrize(
     ("setting", "value"),
-    [("beam_width", 0), ("lm_weight", -1.0), ("lm_weight", math.nan), ("blank_skip_prob", 0.0)],
+    [
+        ("beam_width", 0),
+        ("lm_weight", -1.0),
+        ("lm_weight", math.nan),
+        ("blank_skip_prob", 0.0),
+        ("beam_threshold", 0.0),
+        ("unknown_word_penalty", -1.0),
+    ],
 )
 def test_bad_settings_raise(setting: str, value: float) -> None:
     with pytest.raises(ValueError, match=setting):

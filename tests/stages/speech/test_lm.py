@@ -78,6 +78,13 @@ def test_arpa_round_trip(tmp_path: Path, name: str) -> None:
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_written_bytes_depend_only_on_the_model(tmp_path: Path) -> None:
+    lm = build_kneser_ney(SENTENCES, order=2)
+    lm.write_arpa(tmp_path / "a.arpa.gz")
+    lm.write_arpa(tmp_path / "b.arpa.gz")
+    assert (tmp_path / "a.arpa.gz").read_bytes() == (tmp_path / "b.arpa.gz").read_bytes()
+
+
 def test_reads_arpa_back_off_semantics(tmp_path: Path) -> None:
     arpa = tmp_path / "tiny.arpa"
     arpa.write_text(
