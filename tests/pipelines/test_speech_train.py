@@ -159,7 +159,7 @@ def test_two_processes_with_gloo(tone_manifest: Path, tmp_path: Path) -> None:
         "--dev",
         f"{tone_manifest}:dev",
     ]
-    command += ["--out", str(out), "--epochs", "2", "--workers", "0", "--batch-seconds", "0.6"]
+    command += ["--out", str(out), "--epochs", "2", "--workers", "0", "--batch-seconds", "1"]
     command += ["--hidden", "8", "--layers", "1", "--conv-channels", "2"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
