@@ -67,6 +67,9 @@ class _Trainer:
         self.config = config
         self.rank, self.world, self.device = distributed(config.device)
         seed_everything(config.seed)
+        if self.device.startswith("cuda"):
+            # fp32 matrix products in TF32 when bf16 is off: 10-bit mantissas are plenty for SGD.
+            torch.backends.cuda.matmul.allow_tf32 = True
         self.out_dir = config.out_dir
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.train_utts = load_utterances(config.train_specs)
