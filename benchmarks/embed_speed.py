@@ -52,6 +52,8 @@ MIN_SECONDS = {"cpu": 5.0, "cuda": 2.0}
 PIPELINE_BATCH = 32  # runner items per batch in the pipeline run
 TARGET_CPU_SPEEDUP = 5.0  # the bar, at batch >= 32
 TARGET_CUDA_FACES_S = 10_000.0
+# Recorded with each run: they change how torch's CPU threads wait (see RESULTS.md).
+OPENMP_ENV = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")
 
 
 def lfw_photos(limit: int) -> list[Path]:
@@ -219,13 +221,30 @@ def _cpu_markdown(data: dict[str, Any]) -> list[str]:
         )
     big = [v for size, v in speedups.items() if size >= 32]
     verdict = "met" if big and min(big) >= TARGET_CPU_SPEEDUP else "MISSED"
-    lines += [
-        "",
-        f"Target torch >= {TARGET_CPU_SPEEDUP:.0f}x dlib at batch >= 32: **{verdict}** "
-        f"(lowest {min(big):.1f}x)."
-        if big
-        else "",
-    ]
+    lines += ["", f"Target torch >= {TARGET_CPU_SPEEDUP:.0f}x dlib at batch >= 32: **{verdict}**"]
+    lines[-1] += f" (lowest {min(big):.1f}x)." if big else "."
+    if data.get("env", {}).get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":
+        lines += [
+            "",
+            "`OMP_WAIT_POLICY=PASSIVE` makes torch's two OpenMP threads sleep rather than spin "
+            "while they wait for each other. These 2 cores are shared with other jobs (load "
+            "average above): a spinning thread burns the time slice its partner needs, so with "
+            "the default policy small batches crawl (next line). dlib runs single-threaded and "
+            "is unaffected.",
+        ]
+    also = data.get("also")
+    if also:
+        other = {(r["embedder"], r["batch"]): r["faces_per_s"] for r in also["stage"]}
+        lines += [
+            "",
+            f"The same sweep from `{also['command']}` ({also['file']}; load average "
+            f"{also['load_before']:.1f}/{also['load_after']:.1f}), faces/s dlib / torch: "
+            + ", ".join(
+                f"batch {size} {other[('dlib', size)]:.1f} / {other[('torch', size)]:.1f}"
+                for size in sorted({b for _, b in other})
+            )
+            + ".",
+        ]
     if data.get("pipeline"):
         lines += [
             "",
@@ -312,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save-chips", type=Path, help="write the LFW chips used here")
     parser.add_argument("--render", type=Path, help="rewrite a section from this JSON")
     parser.add_argument("--note", help="with --render: a line to add under the command")
+    parser.add_argument("--also", type=Path, help="a CPU run's JSON to show beside this one")
     args = parser.parse_args(argv)
     if args.render:
         saved: dict[str, Any] = json.loads(args.render.read_text())
@@ -326,14 +346,21 @@ def main(argv: list[str] | None = None) -> int:
     if cuda:
         # Fixed batch shapes: let cuDNN pick its fastest kernels once per shape.
         torch.backends.cudnn.benchmark = True
-    command = shlex.join(["python", "benchmarks/embed_speed.py", *(argv or sys.argv[1:])])
+    env = {k: os.environ[k] for k in OPENMP_ENV if k in os.environ}
+    command = shlex.join(
+        [*(f"{k}={v}" for k, v in env.items()), "python", "benchmarks/embed_speed.py"]
+        + (argv or sys.argv[1:])
+    )
     data: dict[str, Any] = {
         "command": command,
         "device": args.device,
         "machine": machine(),
         "versions": versions(),
         "load_before": os.getloadavg()[0],
+        "env": env,
     }
+    if args.also:
+        data["also"] = {"file": str(args.also), **json.loads(args.also.read_text())}
     if cuda:
         data["parity"] = parity(chips, args.device)
     data["stage"] = stage_sweep(chips, args.device)

@@ -255,6 +255,10 @@ class TorchEmbedder:
         channels_last: NHWC activations (the chips' own layout); faster on CUDA and, with
             oneDNN, on CPU too (measured ~10-30 % at batch 32).
         rng: draws the jitters; None means a fresh unseeded generator per call.
+
+    On a CPU shared with other busy processes, run with ``OMP_WAIT_POLICY=PASSIVE`` (or one
+    torch thread): spinning OpenMP threads otherwise burn each other's time slices (measured
+    16 vs 60 faces/s at batch 32 on 2 cores at load 8; benchmarks/RESULTS.md).
     """
 
     model_id = DLIB_MODEL_ID
