@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
-from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from facespeech.cli.common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, configure_logging, progress
+from facespeech.cli.common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, configure_logging
 from facespeech.cli.face_output import (
     FORMATS,
     NO_FACE,
@@ -23,174 +21,27 @@ from facespeech.cli.face_output import (
     iter_face_rows,
     landmarks_json,
 )
+from facespeech.cli.face_run import (
+    GALLERY_ENV,
+    Run,
+    default_gallery,
+    exit_with,
+    open_gallery,
+    pipeline_options,
+    report,
+    settings_from,
+)
 from facespeech.pipelines.face import (
-    EMBEDDERS,
-    FaceSettings,
-    count_inputs,
-    embed_faces,
     make_embedder,
     pick_face,
 )
-from facespeech.pipelines.gallery import EnrolledFace, Gallery
-from facespeech.pipelines.runner import Profile, Runner
+from facespeech.pipelines.gallery import EnrolledFace
 from facespeech.stages.errors import PipelineError
 from facespeech.stages.face.classify import MARGIN, TOLERANCE, VERIFY_TOLERANCE, KnnIdentifier
-from facespeech.stages.face.detect import DETECTORS
 from facespeech.stages.face.load import is_image_path
 from facespeech.stages.face.types import EmbeddedFaces, IdentifiedFaces
 
 log = logging.getLogger("facespeech.cli")
-F = TypeVar("F", bound=Callable[..., Any])
-
-GALLERY_ENV = "FACEPIPE_GALLERY"
-
-
-def default_gallery() -> Path:
-    """``$FACEPIPE_GALLERY``, else ``$XDG_DATA_HOME/facespeech/gallery.db``."""
-    if os.environ.get(GALLERY_ENV):
-        return Path(os.environ[GALLERY_ENV])
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "facespeech" / "gallery.db"
-
-
-def report(error: PipelineError | str) -> None:
-    click.echo(f"facepipe: {error}", err=True)
-
-
-def pipeline_options(*, cnn_fallback: bool = False) -> Callable[[F], F]:
-    """The stage settings every command that looks at faces shares."""
-    options = [
-        click.option(
-            "--detector",
-            type=click.Choice(DETECTORS),
-            default="hog",
-            show_default=True,
-            help="Face detector: dlib HOG (fast), dlib CNN (accurate, slow on CPU), "
-            "OpenCV Haar cascade (Viola-Jones).",
-        ),
-        click.option(
-            "--upsample",
-            type=click.IntRange(0, 4),
-            default=1,
-            show_default=True,
-            help="Times to double the picture before detecting (finds smaller faces).",
-        ),
-        click.option(
-            "--cnn-fallback/--no-cnn-fallback",
-            default=cnn_fallback,
-            show_default=True,
-            help="Retry with the CNN detector where HOG finds no face (slow on big photos).",
-        ),
-        click.option(
-            "--landmarks",
-            "landmark_points",
-            type=click.Choice(["5", "68"]),
-            default="5",
-            show_default=True,
-            help="Landmark model (68 is non-commercial; see README).",
-        ),
-        click.option(
-            "--jitters",
-            type=click.IntRange(0, 100),
-            default=0,
-            show_default=True,
-            help="Re-sample each face this many times, jittered (slower, a bit more accurate).",
-        ),
-        click.option(
-            "--embedder",
-            type=click.Choice(EMBEDDERS),
-            default="dlib",
-            show_default=True,
-            help="dlib's ResNet, or its PyTorch port (batched; GPU with --device cuda).",
-        ),
-        click.option(
-            "--jobs",
-            "-j",
-            type=click.IntRange(1, 64),
-            default=1,
-            show_default=True,
-            help="Worker processes for detection and landmarks.",
-        ),
-        click.option(
-            "--device",
-            default="cpu",
-            show_default=True,
-            help="Device for torch stages: cpu, cuda or cuda:N.",
-        ),
-        click.option("--profile", is_flag=True, help="Print time per stage on stderr at the end."),
-    ]
-
-    def decorate(function: F) -> F:
-        for option in reversed(options):
-            function = option(function)
-        return function
-
-    return decorate
-
-
-def settings_from(options: dict[str, Any]) -> FaceSettings:
-    return FaceSettings(
-        detector=options["detector"],
-        upsample=options["upsample"],
-        cnn_fallback=options["cnn_fallback"],
-        landmarks=int(options["landmark_points"]),  # type: ignore[arg-type]
-        jitters=options["jitters"],
-        embedder=options["embedder"],
-    )
-
-
-def show_profile(profile: Profile | None) -> None:
-    if profile is None:
-        return
-    click.echo("stage        total_s   count   ms/item", err=True)
-    for name, entry in profile.stages.items():
-        per = 1000 * entry.total_s / entry.count if entry.count else 0.0
-        click.echo(f"{name:<12}{entry.total_s:8.2f}{entry.count:8d}{per:10.1f}", err=True)
-
-
-def exit_with(code: int) -> None:
-    sys.exit(code)
-
-
-class Run:
-    """One pass of the face pipeline over inputs, with progress bar and error counting."""
-
-    def __init__(
-        self,
-        paths: Sequence[Path],
-        options: dict[str, Any],
-        *,
-        every: int = 1,
-        classifier: KnnIdentifier | None = None,
-        desc: str = "faces",
-    ) -> None:
-        self.failed = 0
-        self._runners: list[Runner] = []
-        self._profile = options["profile"]
-        total = count_inputs(paths, every=every)
-        results = embed_faces(
-            paths,
-            settings_from(options),
-            every=every,
-            jobs=options["jobs"],
-            device=options["device"],
-            classifier=classifier,
-            runner_out=self._runners,
-        )
-        self._results = progress(results, total=total, desc=desc, unit="img")
-
-    def __iter__(self) -> Iterator[Any]:
-        """Values of the inputs that worked; each failure is one stderr line."""
-        for result in self._results:
-            if result.error is not None:
-                self.failed += 1
-                report(result.error)
-            else:
-                yield result.value
-
-    def finish(self) -> None:
-        if self._profile and self._runners:
-            show_profile(self._runners[0].profile)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -216,15 +67,6 @@ def cli(ctx: click.Context, gallery: Path | None, verbose: int, quiet: bool) -> 
     """
     configure_logging(verbose, quiet)
     ctx.obj = {"gallery": gallery or default_gallery()}
-
-
-def _open_gallery(ctx: click.Context, *, create: bool) -> Gallery:
-    try:
-        return Gallery(ctx.obj["gallery"], create=create)
-    except PipelineError as exc:
-        report(exc)
-        exit_with(EXIT_USAGE)
-        raise  # unreachable; keeps type checkers content
 
 
 @cli.command()
@@ -272,7 +114,7 @@ def enroll(
         people = {}
     if not paths:
         raise click.UsageError(f"no images found in {from_dir}")
-    gallery = _open_gallery(ctx, create=True)
+    gallery = open_gallery(ctx, create=True)
     run = Run(paths, options, desc="enroll")
     enrolled: list[EnrolledFace] = []
     for faces in run:
@@ -354,7 +196,7 @@ def identify(
     A face is "unknown" unless its distance to a person is within --tolerance and clearly
     smaller (by --margin) than to anyone else. Files with no face get a "no_face" row.
     """
-    with _open_gallery(ctx, create=False) as gallery:
+    with open_gallery(ctx, create=False) as gallery:
         model_id = make_embedder(settings_from(options)).model_id
         try:
             vectors, names = gallery.arrays(model_id)
@@ -483,7 +325,7 @@ def verify(first: Path, second: Path, tolerance: float, fmt: str, **options: Any
 @click.pass_context
 def list_people(ctx: click.Context, fmt: str) -> None:
     """List enrolled people and how many faces each has."""
-    with _open_gallery(ctx, create=False) as gallery:
+    with open_gallery(ctx, create=False) as gallery:
         people = gallery.people()
     writer = RowWriter(fmt)  # type: ignore[arg-type]
     for person in people:
@@ -497,7 +339,7 @@ def list_people(ctx: click.Context, fmt: str) -> None:
 @click.pass_context
 def remove(ctx: click.Context, name: str) -> None:
     """Remove every enrolled face of NAME."""
-    with _open_gallery(ctx, create=False) as gallery:
+    with open_gallery(ctx, create=False) as gallery:
         removed = gallery.remove(name)
     if not removed:
         report(f"{ctx.obj['gallery']}: nobody called {name!r} is enrolled")
