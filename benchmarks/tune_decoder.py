@@ -81,9 +81,7 @@ def main() -> None:
         entries: list[dict[str, Any]] = []
         wer, took = score(GreedyCtcDecoder(), files)
         entries.append({"decoder": "greedy", "wer": wer, "decode_s": took})
-        print(
-            f"{spec}: greedy WER {wer:.4f} (recognizer pass {acoustic_s:.1f} s, audio {audio_s:.0f} s)"
-        )
+        print(f"{spec}: greedy WER {wer:.4f} ({acoustic_s:.1f} s for {audio_s:.0f} s of audio)")
         grid = itertools.product(
             [int(w) for w in args.widths.split(",")],
             [float(w) for w in args.weights.split(",")],
