@@ -186,14 +186,15 @@ def _placed_model(path: Path, device: str, dtype: torch.dtype, channels_last: bo
 
 @contextlib.contextmanager
 def _exact_fp32(enabled: bool) -> Iterator[None]:
-    """cuDNN runs float32 convs in TF32 by default (~1e-3 off); parity needs true fp32."""
-    saved = torch.backends.cudnn.allow_tf32
+    """TF32 convs (cuDNN's default) and matmuls (if a caller allowed them) are ~1e-3 off;
+    parity with dlib needs true float32, so both are off inside, restored after."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     if enabled:
-        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     try:
         yield
     finally:
-        torch.backends.cudnn.allow_tf32 = saved
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def jitter_chips(pixels: Tensor, copies: int, rng: np.random.Generator) -> Tensor:

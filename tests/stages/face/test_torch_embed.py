@@ -20,6 +20,7 @@ from facespeech.stages.face.embed import DLIB_MODEL_ID, DlibEmbedder
 from facespeech.stages.face.torch_embed import (
     DlibResNet,
     TorchEmbedder,
+    _exact_fp32,
     dlib_spec,
     jitter_chips,
 )
@@ -192,6 +193,19 @@ def test_module_takes_pixels_and_keeps_dlib_scale(lfw_chips: NDArray[np.uint8]) 
     # dlib does not L2-normalise its descriptors; neither does the port.
     norms = out.norm(dim=1)
     assert not torch.allclose(norms, torch.ones_like(norms), atol=1e-3)
+
+
+def test_float32_parity_switches_tf32_off_and_back() -> None:
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        with _exact_fp32(True):
+            assert not torch.backends.cudnn.allow_tf32
+            assert not torch.backends.cuda.matmul.allow_tf32
+        assert torch.backends.cudnn.allow_tf32
+        assert torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 @pytest.mark.gpu
