@@ -100,6 +100,13 @@ def test_silence_steady_noise_and_hum_give_no_segments() -> None:
     assert list(Segmenter()(blocks(tone(30, hz=50.0), 1.0))) == []
 
 
+def test_a_tightly_cut_word_is_kept() -> None:
+    # 0.3 s of speech and nothing else: too little to tell the background from it.
+    (segment,) = Segmenter()(blocks(syllables(0.3), 1.0))
+    assert (segment.offset_s, len(segment.samples)) == (0.0, round(0.3 * RATE))
+    assert list(Segmenter()(blocks(silence(0.3), 1.0))) == []
+
+
 def test_quiet_speech_over_noise_is_found() -> None:
     audio = silence(6, noise=0.001)
     audio[round(2 * RATE) : round(4 * RATE)] += tone(2, amplitude=0.02)
