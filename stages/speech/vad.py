@@ -2,10 +2,11 @@
 
 An energy voice-activity detector: the waveform is cut into ``FRAME_S`` frames; a frame is
 speech when its level (dBFS) is ``margin_db`` above the noise floor (a low percentile of the
-recent frame levels, once there are ``NOISE_MIN_S`` of them) and above ``min_speech_db``. Audio is buffered until ``max_segment_s``
-have arrived, then cut in the longest pause of the buffer's later part, or at its quietest
-moment when nobody paused. Each segment is trimmed to its speech plus ``pad_s`` on both sides;
-a segment without speech is dropped, so silence gives no segments at all.
+recent frame levels, once there are ``NOISE_MIN_S`` of them) and above ``min_speech_db``.
+Audio is buffered until ``max_segment_s`` have arrived, then cut in the longest pause of the
+buffer's later part, or at its quietest moment when nobody paused. Each segment is trimmed to
+its speech plus ``pad_s`` on both sides; a segment without speech is dropped, so silence gives
+no segments at all.
 
 Memory is flat (at most one ``max_segment_s`` buffer plus one block), and decisions look at
 exactly ``max_segment_s`` of audio at a time, so the segments do not depend on the block size.
