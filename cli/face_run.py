@@ -79,9 +79,10 @@ def pipeline_options(*, cnn_fallback: bool = False) -> Callable[[F], F]:
         click.option(
             "--embedder",
             type=click.Choice(EMBEDDERS),
-            default="dlib",
+            default="torch",
             show_default=True,
-            help="dlib's ResNet, or its PyTorch port (batched; GPU with --device cuda).",
+            help="dlib's face ResNet run by its PyTorch port (same numbers, batched, faster; GPU "
+            "with --device cuda) or by dlib itself.",
         ),
         click.option(
             "--jobs",

@@ -352,4 +352,8 @@ def main() -> None:
     # OpenCV's FFmpeg back end logs its own lines ("moov atom not found") on stderr for a bad
     # video; we report each bad file once, ourselves. -8 is AV_LOG_QUIET.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    # torch's OpenMP threads spin while waiting; beside detection workers on the same cores
+    # they steal each other's time slices (embedding 4x slower measured on 2 cores, see
+    # benchmarks/RESULTS.md). Must be set before torch is imported.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     cli(prog_name="facepipe")

@@ -40,7 +40,9 @@ class FaceSettings:
     cnn_fallback: bool = False
     landmarks: PointCount = 5
     jitters: int = 0
-    embedder: EmbedderName = "dlib"
+    # The torch port computes dlib's numbers (max abs difference < 1e-6, tests) 4-12x faster
+    # on CPU (benchmarks/RESULTS.md), so it is the default; "dlib" runs dlib's own code.
+    embedder: EmbedderName = "torch"
 
 
 def make_embedder(settings: FaceSettings) -> DlibEmbedder:

@@ -21,8 +21,9 @@ class DlibEmbedder:
     """``AlignedFaces -> EmbeddedFaces``: ``float32 (n_faces, 128)``, batched over faces.
 
     Args:
-        jitters: extra randomly jittered copies of each chip averaged in (dlib's
-            ``num_jitters``); 0 is fastest, 10 is a little more accurate and ~10x slower.
+        jitters: dlib's ``num_jitters``: with k > 1, the embedding is the mean over k randomly
+            jittered copies of the chip (0 or 1: the chip as is); 10 is a little more
+            accurate and ~10x slower.
     """
 
     model_id = DLIB_MODEL_ID
