@@ -141,3 +141,19 @@ def test_shipped_model_loads_and_runs_on_cpu() -> None:
     assert emissions.log_probs.shape[1] == len(LABELS)
     assert emissions.log_probs.shape[0] > 20
     assert np.isfinite(emissions.log_probs).all()
+
+
+def test_shipped_model_recognises_held_out_digits(speech_data: Path) -> None:
+    from facespeech.pipelines.manifest import read_manifest
+    from facespeech.stages.speech.audio import AudioLoader
+    from facespeech.stages.speech.ctc_decode import GreedyCtcDecoder
+
+    if not default_model_path().is_file():
+        pytest.skip(f"shipped model not built yet: {default_model_path()}")
+    rows = read_manifest(f"{speech_data / 'fsdd' / 'manifest.tsv'}:test")[::25]  # 10 clips
+    recognizer = CtcRecognizer()
+    spectrogram = recognizer.spectrogram()
+    loader, decoder = AudioLoader(), GreedyCtcDecoder()
+    texts = [decoder(recognizer(spectrogram(loader(row.path)))).text for row in rows]
+    right = sum(text == row.transcript for text, row in zip(texts, rows, strict=True))
+    assert right >= 9, list(zip(texts, [r.transcript for r in rows], strict=True))
