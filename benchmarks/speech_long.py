@@ -56,7 +56,8 @@ def speechpipe_command() -> list[str]:
 def transcribe_long(
     path: Path, extra_args: Sequence[str], env: dict[str, str], work_dir: Path
 ) -> dict[str, Any]:
-    """Run ``speechpipe transcribe [extra_args] path``: exit code, wall time, peak RSS, text.
+    """Run ``speechpipe transcribe [extra_args] path``: exit code, wall and CPU time, peak RSS,
+    text.
 
     The wall time includes interpreter start-up and model loading (a few seconds, small
     against an hour of audio). The peak RSS is the child's (with any children it waited for),
@@ -77,5 +78,6 @@ def transcribe_long(
         "stderr_tail": err_path.read_text()[-2000:],
         "wall_s": wall_s,
         "peak_rss_mib": usage.ru_maxrss / KIB,  # Linux reports ru_maxrss in KiB
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "text": out_path.read_text(),
     }
