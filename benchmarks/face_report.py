@@ -111,9 +111,9 @@ def _open_set_table(data: dict[str, Any]) -> list[str]:
 def _speed_table(data: dict[str, Any]) -> list[str]:
     timed = data["timed"]
     lines = [
-        "| run | images | images/s (wall) | images per CPU-second | faces | named "
-        "| peak RSS (summed) | processes | load before |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| run | images | images/s (wall) | every round | images per CPU-second | faces "
+        "| named | peak RSS (summed) | processes | load before |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     names = {
         "face_recognition": "face_recognition, single process",
@@ -124,7 +124,9 @@ def _speed_table(data: dict[str, Any]) -> list[str]:
     rows.append(("facespeech, 2 jobs, memory run (photos + video)", timed["memory_run"]))
     for name, r in rows:
         lines.append(
-            f"| {name} | {r['results']:,} | {r['images_per_s']:.2f} | {r['images_per_cpu_s']:.2f} "
+            f"| {name} | {r['results']:,} | {r['images_per_s']:.2f} "
+            f"| {', '.join(f'{x:.2f}' for x in r.get('rounds_images_per_s', [r['images_per_s']]))} "
+            f"| {r['images_per_cpu_s']:.2f} "
             f"| {r['faces']:,} "
             f"| {r['named']:,} | {_mb(r['peak_rss_bytes'])} | {r['peak_processes']} "
             f"| {r['loadavg_1min_before']:.2f} |"
@@ -160,6 +162,14 @@ def _header(data: dict[str, Any]) -> list[str]:
         ),
         "",
         f"Versions: {ours}; reference venv: {peer}.",
+        "",
+        _prose(
+            "Embeddings for the accuracy tables are cached between runs of this script",
+            f"(`{data['embedding_cache']}`, keyed by file size and mtime);",
+            "the timed runs never use the cache.",
+        )
+        if data["embedding_cache"]
+        else "Every embedding was computed in this run (`--no-cache`).",
     ]
 
 
@@ -213,14 +223,17 @@ def render_markdown(data: dict[str, Any]) -> str:
         _prose(
             "End-to-end identify (load, detect, landmarks, align, embed, classify) on the same",
             f"{data['timed']['throughput_images']} LFW photos (250x250), each run in a fresh",
-            "process; timers include model loading and, for 2 jobs, starting the workers, but",
+            f"process, {data['timed']['rounds']} rounds taking turns; each set-up keeps its",
+            "fastest round (the load of other work on these cores changes from minute to",
+            "minute: see every round and the load column). Timers include model loading and,",
+            "for 2 jobs, starting the workers, but",
             "not the interpreter. Peak RSS is summed over the process and its children, sampled",
             f"every 50 ms. The memory run streams {memory['photos']:,} photos (the LFW set",
             f"repeated) and a {memory['video_frames']}-frame video made with `cv2.VideoWriter`,",
             f"read with `every={memory['video_every']}`. Images per CPU-second divides by the",
             "user + system CPU time of the process and the workers it reaped (`wait4`),",
-            "interpreter start included: unlike wall time it hardly moves when other work",
-            "shares the cores, and 2 jobs on 2 free cores could reach at most twice it.",
+            "interpreter start included; it moves less than wall time with the load of other",
+            "work, but still moves (CPU caches and memory bandwidth are shared too).",
         ),
         "",
         *_speed_table(data),
