@@ -212,15 +212,18 @@ def test_build_lm_refuses_empty_text(speechpipe: click.Group, tmp_path: Path) ->
 
 
 @needs_model
-def test_shipped_model_transcribes_sample_media(
-    speechpipe: click.Group, sample_media: Path
-) -> None:
+def test_shipped_model_with_the_shipped_lm(speechpipe: click.Group, sample_media: Path) -> None:
     speech = sample_media / "speech"
-    result = run(speechpipe, "transcribe", speech / "silence.wav", speech / "hello_world.wav")
+    args = ["transcribe", "--format", "json", speech / "silence.wav", speech / "digits.wav"]
+    result = run(speechpipe, *args)
     assert result.exit_code == 0, result.stderr
-    rows = dict(line.split("\t") for line in result.stdout.splitlines())
-    assert rows[str(speech / "silence.wav")] == ""
-    assert rows[str(speech / "hello_world.wav")] == "hello world"
+    silence, digits = (json.loads(line) for line in result.stdout.splitlines())
+    assert (silence["text"], silence["segments"]) == ("", [])
+    words = [w for segment in digits["segments"] for w in segment["words"]]
+    assert " ".join(w["text"] for w in words) == digits["text"] != ""
+    for word in words:
+        assert 0.0 <= word["start_s"] < word["end_s"] <= digits["duration_s"]
+        assert 0.0 < word["confidence"] <= 1.0
 
 
 @needs_model
