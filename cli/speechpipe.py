@@ -7,7 +7,6 @@ only groups them.
 from __future__ import annotations
 
 import click
-
 from facespeech.cli.common import configure_logging
 
 
@@ -29,6 +28,7 @@ def cli(verbose: int, quiet: bool) -> None:
 
 def _register() -> None:
     # Deferred so `speechpipe --help` stays fast (torch is imported by the commands only).
+    from facespeech.cli.speech_synth import synth
     from facespeech.cli.speech_train import train
     from facespeech.cli.speech_transcribe import build_lm, evaluate, transcribe
 
@@ -36,6 +36,7 @@ def _register() -> None:
     cli.add_command(evaluate)
     cli.add_command(train)
     cli.add_command(build_lm)
+    cli.add_command(synth)
 
 
 def main() -> None:

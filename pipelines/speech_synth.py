@@ -1,0 +1,322 @@
+"""Synthetic training speech: English sentences rendered by TTS voices to 16 kHz mono WAV.
+
+``select_sentences`` picks training text (``lm_text`` sources: WordNet, plain text, ``:train``
+manifest rows), keeps sentences of 3-15 words and drops every sentence that is a dev or test
+transcript. ``synthesize`` renders them with espeak-ng (its English accents and voice variants)
+and flite's voices kal, kal16 and awb, drawing voice, rate, pitch and volume per sentence from a
+seeded ``numpy.random.Generator``, and writes ``audio/NNN/NNNNNN.wav`` plus ``manifest.tsv``
+(``path, transcript, speaker, split=train, duration``) for ``speechpipe train``.
+
+flite's rms and slt (and festival's us-slt-hts) are held out of training entirely: they are the
+unseen-voice test of issue 10, so asking for them raises ``ValueError``.
+
+The TTS programs come from ``PATH``, or from a prefix holding ``bin/``, ``lib/`` and
+``espeak-ng-data/`` (Debian's packages unpacked with ``dpkg -x``; see the model card).
+
+    python -m facespeech.pipelines.speech_synth sentences OUT.txt \
+        --source SPEC... --exclude MANIFEST...
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+from facespeech.stages.speech.audio import SAMPLE_RATE
+from facespeech.stages.speech.text import normalize_transcript
+
+log = logging.getLogger(__name__)
+
+MIN_WORDS = 3
+MAX_WORDS = 15
+FLITE_VOICES = ("kal", "kal16", "awb")
+HELD_OUT_VOICES = frozenset({"rms", "slt", "us-slt-hts"})  # the unseen-voice test set
+ALL_VOICES = ("espeak", *FLITE_VOICES)
+ESPEAK_LANGUAGES = (
+    "en-us",
+    "en-us-nyc",
+    "en-gb",
+    "en-gb-scotland",
+    "en-gb-x-rp",
+    "en-gb-x-gbclan",
+    "en-gb-x-gbcwmd",
+    "en-029",
+)
+# espeak-ng's variants (espeak-ng-data/voices/!v); "" is the language's own voice. The robotic
+# and whispered ones (robosoft*, whisper*) are left out: nobody speaks like that to a recognizer.
+ESPEAK_VARIANTS = (
+    "", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5",
+    "klatt", "klatt2", "klatt3", "klatt4", "klatt5", "klatt6", "croak", "Alex", "Andy",
+    "Annie", "adam", "anika", "aunty", "belinda", "benjamin", "caleb", "david", "edward",
+    "grandma", "grandpa", "john", "linda", "max", "michel", "norbert", "paul", "quincy", "rob",
+    "robert", "shelby", "steph", "travis", "victor", "zac",
+)  # fmt: skip
+ESPEAK_RATE_WPM = (130, 200)  # -s: words per minute (espeak's default 175)
+ESPEAK_PITCH = (25, 75)  # -p: 0-99 (default 50)
+ESPEAK_AMPLITUDE = (60, 160)  # -a: 0-200 (default 100)
+FLITE_STRETCH = (0.85, 1.2)  # duration_stretch: > 1 speaks slower
+FLITE_F0_HZ = (85.0, 135.0)  # int_f0_target_mean: the voices are male, about 95-110 Hz
+TTS_TIMEOUT_S = 60.0
+CHUNK_SIZE = 64  # sentences per worker task: amortises process hand-over
+MANIFEST_COLUMNS = ("path", "transcript", "speaker", "split", "duration")
+
+
+def select_sentences(
+    sources: Iterable[str],
+    exclude_manifests: Iterable[str | Path] = (),
+    *,
+    min_words: int = MIN_WORDS,
+    max_words: int = MAX_WORDS,
+) -> list[str]:
+    """Normalised, de-duplicated sentences of ``min_words``-``max_words`` words from ``lm_text``
+    sources, minus every transcript of the dev and test rows of ``exclude_manifests``."""
+    from facespeech.pipelines.lm_text import read_lm_text
+    from facespeech.pipelines.manifest import read_manifest
+
+    if not 1 <= min_words <= max_words:
+        raise ValueError(f"need 1 <= min_words <= max_words, got {min_words}, {max_words}")
+    held_out = {
+        normalize_transcript(row.transcript)
+        for spec in exclude_manifests
+        for row in read_manifest(str(spec))
+        if row.split in ("dev", "test")
+    }
+    seen: set[str] = set()
+    sentences = []
+    for source in sources:
+        for words in read_lm_text(source):
+            sentence = " ".join(words)
+            if (
+                min_words <= len(words) <= max_words
+                and sentence not in held_out
+                and sentence not in seen
+            ):
+                seen.add(sentence)
+                sentences.append(sentence)
+    return sentences
+
+
+@dataclass(frozen=True, slots=True)
+class TtsPrograms:
+    """Where the TTS programs are: ``prefix`` (``bin/``, ``lib/``, ``espeak-ng-data/``) or
+    ``PATH`` when ``None``."""
+
+    prefix: Path | None = None
+
+    def program(self, name: str) -> str | None:
+        return shutil.which(name, path=str(self.prefix / "bin") if self.prefix else None)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.prefix is not None:
+            env["LD_LIBRARY_PATH"] = os.pathsep.join(
+                [str(self.prefix / "lib"), env.get("LD_LIBRARY_PATH", "")]
+            )
+        return env
+
+    def command(self, voice: str, text: str, wav: Path, settings: dict[str, float]) -> list[str]:
+        """The command line rendering ``text`` to ``wav`` with ``voice`` and ``settings``."""
+        if voice.startswith("espeak:"):
+            espeak = self.program("espeak-ng")
+            assert espeak is not None
+            data = ["--path", str(self.prefix)] if self.prefix else []
+            return [
+                espeak, *data, "-v", voice.removeprefix("espeak:"),
+                "-s", str(int(settings["rate"])), "-p", str(int(settings["pitch"])),
+                "-a", str(int(settings["amplitude"])), "-w", str(wav), "--", text,
+            ]  # fmt: skip
+        name = voice.removeprefix("flite:")
+        own = self.program(f"flite_cmu_us_{name}")
+        program = [own] if own else [str(self.program("flite")), "-voice", name]
+        return [
+            *program,
+            "--setf", f"duration_stretch={settings['stretch']:.3f}",
+            "--setf", f"int_f0_target_mean={settings['f0']:.1f}",
+            "-t", text, "-o", str(wav),
+        ]  # fmt: skip
+
+    def available(self, voices: Sequence[str]) -> list[str]:
+        """The requested voice families (``espeak``, ``kal``, ...) whose programs exist."""
+        found = []
+        for voice in voices:
+            name = "espeak-ng" if voice == "espeak" else f"flite_cmu_us_{voice}"
+            if self.program(name) or (voice != "espeak" and self.program("flite")):
+                found.append(voice)
+            else:
+                log.warning("%s: no TTS program for it, skipped", voice)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    index: int
+    text: str
+    voice: str  # "espeak:en-us+m3" or "flite:awb": also the manifest's speaker
+    settings: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class _Rendered:
+    index: int
+    voice: str
+    text: str
+    duration_s: float
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SynthResult:
+    """What ``synthesize`` wrote: ``manifest`` and per voice family the clips and seconds."""
+
+    manifest: Path
+    seconds_per_voice: dict[str, float] = field(default_factory=dict)
+    clips_per_voice: dict[str, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)  # "<sentence index>: <reason>"
+
+
+def check_voices(voices: Sequence[str]) -> None:
+    """Raise ``ValueError`` for held-out or unknown voice families."""
+    for voice in voices:
+        if voice in HELD_OUT_VOICES:
+            raise ValueError(f"voice {voice!r} is held out of training (unseen-voice test)")
+        if voice not in ALL_VOICES:
+            raise ValueError(f"unknown voice {voice!r}; choose from {', '.join(ALL_VOICES)}")
+
+
+def plan_jobs(sentences: Sequence[str], voices: Sequence[str], seed: int) -> list[_Job]:
+    """One voice configuration per sentence, drawn from a generator seeded with ``seed``."""
+    rng = np.random.default_rng(seed)
+    jobs = []
+    for index, text in enumerate(sentences):
+        family = str(voices[int(rng.integers(len(voices)))])
+        if family == "espeak":
+            language = ESPEAK_LANGUAGES[int(rng.integers(len(ESPEAK_LANGUAGES)))]
+            variant = ESPEAK_VARIANTS[int(rng.integers(len(ESPEAK_VARIANTS)))]
+            voice = f"espeak:{language}" + (f"+{variant}" if variant else "")
+            settings = {
+                "rate": float(rng.integers(*ESPEAK_RATE_WPM, endpoint=True)),
+                "pitch": float(rng.integers(*ESPEAK_PITCH, endpoint=True)),
+                "amplitude": float(rng.integers(*ESPEAK_AMPLITUDE, endpoint=True)),
+            }
+        else:
+            voice = f"flite:{family}"
+            settings = {"stretch": rng.uniform(*FLITE_STRETCH), "f0": rng.uniform(*FLITE_F0_HZ)}
+        jobs.append(_Job(index, text, voice, settings))
+    return jobs
+
+
+def _relative_path(index: int) -> str:
+    return f"audio/{index // 1000:03d}/{index:06d}.wav"
+
+
+def _render_chunk(args: tuple[TtsPrograms, Path, list[_Job]]) -> list[_Rendered]:
+    programs, out_dir, jobs = args
+    env = programs.env()
+    rows: list[_Rendered] = []
+    with tempfile.TemporaryDirectory(prefix="synth-") as tmp:
+        raw = Path(tmp) / "raw.wav"
+        for job in jobs:
+            try:
+                subprocess.run(
+                    programs.command(job.voice, job.text, raw, job.settings),
+                    env=env, capture_output=True, check=True, timeout=TTS_TIMEOUT_S,
+                )  # fmt: skip
+                samples, rate = sf.read(raw, dtype="float32", always_2d=True)
+            except (OSError, subprocess.SubprocessError, sf.LibsndfileError) as exc:
+                rows.append(_Rendered(job.index, job.voice, job.text, 0.0, str(exc)))
+                continue
+            mono = samples.mean(axis=1)
+            if rate != SAMPLE_RATE:
+                mono = soxr.resample(mono, rate, SAMPLE_RATE).astype(np.float32)
+            if mono.size == 0 or not np.any(mono):
+                rows.append(_Rendered(job.index, job.voice, job.text, 0.0, "no audio"))
+                continue
+            target = out_dir / _relative_path(job.index)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(".part.wav")
+            sf.write(partial, np.clip(mono, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16")
+            partial.replace(target)
+            rows.append(_Rendered(job.index, job.voice, job.text, mono.size / SAMPLE_RATE))
+    return rows
+
+
+def synthesize(
+    sentences: Sequence[str],
+    out_dir: Path,
+    *,
+    voices: Sequence[str] = ALL_VOICES,
+    programs: TtsPrograms | None = None,
+    seed: int = 0,
+    jobs: int = 1,
+) -> SynthResult:
+    """Render ``sentences`` (normalised text) into ``out_dir``; a sentence that fails is
+    recorded in ``failures`` and the rest go on. Raises ``ValueError`` for held-out or unknown
+    voices and ``FileNotFoundError`` when no requested voice has a program."""
+    check_voices(voices)
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    programs = programs or TtsPrograms()
+    usable = programs.available(voices)
+    if not usable:
+        raise FileNotFoundError(f"no TTS program for any of {', '.join(voices)}")
+    planned = plan_jobs(sentences, usable, seed)
+    chunks = [planned[i : i + CHUNK_SIZE] for i in range(0, len(planned), CHUNK_SIZE)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = SynthResult(manifest=out_dir / "manifest.tsv")
+    tmp_manifest = out_dir / "manifest.tsv.part"
+    with ProcessPoolExecutor(jobs) as pool, tmp_manifest.open("w", newline="") as f:
+        writer = csv.writer(f, delimiter="\t", quoting=csv.QUOTE_NONE, lineterminator="\n")
+        writer.writerow(MANIFEST_COLUMNS)
+        for rows in pool.map(_render_chunk, [(programs, out_dir, c) for c in chunks]):
+            for row in rows:
+                if row.error is not None:
+                    result.failures.append(f"{row.index}: {row.voice}: {row.error}")
+                    continue
+                path = _relative_path(row.index)
+                writer.writerow((path, row.text, row.voice, "train", f"{row.duration_s:.3f}"))
+                family = "espeak" if row.voice.startswith("espeak:") else row.voice
+                seconds = result.seconds_per_voice.get(family, 0.0) + row.duration_s
+                result.seconds_per_voice[family] = seconds
+                result.clips_per_voice[family] = result.clips_per_voice.get(family, 0) + 1
+    tmp_manifest.replace(result.manifest)
+    clips = sum(result.clips_per_voice.values())
+    log.info("%d clips in %s, %d failed", clips, out_dir, len(result.failures))
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m facespeech.pipelines.speech_synth")
+    commands = parser.add_subparsers(dest="command", required=True)
+    pick = commands.add_parser("sentences", help="write training sentences, one per line")
+    pick.add_argument("out", type=Path)
+    pick.add_argument("--source", action="append", required=True, help="lm_text spec")
+    pick.add_argument("--exclude", action="append", default=[], help="manifest (dev/test rows)")
+    pick.add_argument("--seed", type=int, default=0, help="shuffles the sentences")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
+    sentences = select_sentences(args.source, args.exclude)
+    # Shuffled so that `synth --max-sentences N` takes a sample of every source, not the first.
+    order = np.random.default_rng(args.seed).permutation(len(sentences))
+    sentences = [sentences[i] for i in order]
+    partial = args.out.with_suffix(".part")
+    partial.write_text("".join(f"{s}\n" for s in sentences), encoding="utf-8")
+    partial.replace(args.out)
+    log.info("%d sentences in %s", len(sentences), args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
