@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import jiwer
-
 from facespeech.pipelines.manifest import read_manifest
 from facespeech.pipelines.speech import transcribe
 from facespeech.stages.speech.ctc_decode import BeamSearchDecoder, GreedyCtcDecoder

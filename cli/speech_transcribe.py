@@ -22,8 +22,12 @@ from facespeech.pipelines.speech import (
     Decoder,
     EvalReport,
     FileTranscript,
-    evaluate as evaluate_rows,
     make_decoder,
+)
+from facespeech.pipelines.speech import (
+    evaluate as evaluate_rows,
+)
+from facespeech.pipelines.speech import (
     transcribe as transcribe_paths,
 )
 from facespeech.stages.errors import PipelineError

@@ -23,11 +23,10 @@ from collections.abc import Iterable
 from typing import Final
 
 import numpy as np
-from numpy.typing import NDArray
-
 from facespeech.stages.speech.alphabet import BLANK_INDEX, INDEX, LABELS, SPACE, SPACE_INDEX
 from facespeech.stages.speech.lm import BOS, EOS, NgramLM
 from facespeech.stages.speech.types import Emissions, Transcript, Word
+from numpy.typing import NDArray
 
 NEG_INF: Final = -math.inf
 # Tuned on speechocean762 dev with the shipped model and LM (stages/speech/models/lm.md):

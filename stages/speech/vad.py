@@ -20,10 +20,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
-
 from facespeech.stages.errors import InputError
 from facespeech.stages.speech.types import Audio
+from numpy.typing import NDArray
 
 log = logging.getLogger(__name__)
 

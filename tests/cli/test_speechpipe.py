@@ -15,7 +15,6 @@ import pytest
 import soundfile as sf
 import torch
 from click.testing import CliRunner, Result
-
 from facespeech.stages.speech.lm import NgramLM
 from facespeech.stages.speech.recognizer import (
     CtcModel,

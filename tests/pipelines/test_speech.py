@@ -11,7 +11,6 @@ import pytest
 import soundfile as sf
 import soxr
 import torch
-
 from facespeech.pipelines.speech import FileTranscript, evaluate, make_decoder, transcribe
 from facespeech.stages.errors import ModelError
 from facespeech.stages.speech.ctc_decode import BeamSearchDecoder, GreedyCtcDecoder

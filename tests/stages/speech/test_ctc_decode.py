@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from facespeech.stages.speech.alphabet import INDEX, LABELS
 from facespeech.stages.speech.ctc_decode import BeamSearchDecoder, GreedyCtcDecoder
 from facespeech.stages.speech.lm import build_kneser_ney

@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 
 import pytest
-
 from facespeech.stages.errors import ModelError
 from facespeech.stages.speech.lm import EOS, UNK, NgramLM, build_kneser_ney
 

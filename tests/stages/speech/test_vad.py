@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from numpy.typing import NDArray
-
 from facespeech.stages.errors import InputError
 from facespeech.stages.speech.types import Audio
 from facespeech.stages.speech.vad import Segmenter
-import itertools
+from numpy.typing import NDArray
 
 RATE = 16_000
 SOURCE = Path("long.wav")
