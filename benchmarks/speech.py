@@ -34,6 +34,9 @@ from typing import Any
 
 import jiwer
 
+# As `speechpipe` does (cli/speechpipe.py), before torch is imported: spinning OpenMP waits
+# make the GRU many times slower on busy cores, so the in-process timings match the CLI's.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules below
 import speech_long
 from facespeech.pipelines.manifest import read_manifest
@@ -294,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "load_average_before": os.getloadavg(),
         "threads": THREADS,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
         "versions": versions,
         "model": args.ours_pending or model_description(args.model),
         "sets": {},
