@@ -176,7 +176,8 @@ def render(data: dict[str, Any]) -> str:
         f"{data['machine']['cpu_count']} CPUs (shared with other work: 1-minute load average "
         f"{data['load_average_before'][0]:.1f} at the start, {data['load_average_after'][0]:.1f} "
         f"at the end), {data['threads']} threads, "
-        f"OMP_WAIT_POLICY={data.get('omp_wait_policy') or 'unset'} for ours; {versions}.",
+        f"OMP_WAIT_POLICY={data.get('omp_wait_policy') or 'unset'} for our per-set runs "
+        f"(`speechpipe`, which runs the long file, sets PASSIVE unless told); {versions}.",
         f"Ours: {data['model']}. Reference: pocketsphinx with its bundled en-us acoustic model, "
         "dictionary and trigram LM; on the digit runs a JSGF grammar `(zero | ... | nine)+` "
         "replaces the LM, as our `--words zero ... nine` does.",
