@@ -18,6 +18,7 @@ Embeddings are cached outside the repo (``--cache``) between runs; timed runs ne
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -212,13 +213,17 @@ def embed_all(
         key = f"{label}-{versions['ours']['facespeech']}-{versions['ours']['dlib']}"
         return EmbeddingCache(args.cache / f"{key}.json")
 
+    def settings_key(settings: FaceSettings) -> str:
+        return "ours-" + "-".join(f"{v}" for v in dataclasses.astuple(settings))
+
     started = time.perf_counter()
-    ours = embed_cached(paths, cache("ours-default"), lambda p: ours_embed(p, FaceSettings()))
+    default = FaceSettings()
+    ours = embed_cached(paths, cache(settings_key(default)), lambda p: ours_embed(p, default))
     peer = embed_cached(paths, cache("face_recognition"), lambda p: peer_embed(args.peer_python, p))
     # The fallback only changes images where HOG found nothing, so only those are re-run.
     missed = [p for p in paths if not ours[p].boxes]
-    fallback = FaceSettings(cnn_fallback=True)
-    redone = embed_cached(missed, cache("ours-cnn-fallback"), lambda p: ours_embed(p, fallback))
+    fallback = dataclasses.replace(default, cnn_fallback=True)
+    redone = embed_cached(missed, cache(settings_key(fallback)), lambda p: ours_embed(p, fallback))
     print(
         f"embedded {len(paths)} images in {time.perf_counter() - started:.0f} s "
         f"({len(missed)} without a HOG face re-run with the CNN fallback)",
@@ -428,6 +433,7 @@ def collect_versions(peer_python: Path) -> dict[str, Any]:
         "dlib-bin": metadata.version("dlib-bin"),
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
+        "torch": metadata.version("torch"),
         "opencv": cv2.__version__,
         "Pillow": metadata.version("Pillow"),
     }
@@ -481,6 +487,10 @@ def command_line(argv: list[str] | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # As facepipe does (cli/facepipe.py): torch's OpenMP threads would otherwise spin while
+    # waiting, stealing the detection workers' time on these 2 cores. Children inherit it;
+    # it must be set before torch is imported (the torch embedder imports it lazily).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = parse(argv)
     if args.child is not None:
         return child_identify(args.child)
@@ -506,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
         },
         "versions": versions,
         "embedding_cache": None if args.no_cache else str(args.cache),
+        "settings": dataclasses.asdict(FaceSettings()),
+        "environment": {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY")},
         "verification": {
             label: verify(work.pairs, found).to_json() for label, found in faces.items()
         },

@@ -144,6 +144,8 @@ def _header(data: dict[str, Any]) -> list[str]:
     load = "/".join(f"{x:.2f}" for x in m["loadavg_at_start"])
     ours = ", ".join(f"{k} {x}" for k, x in v["ours"].items())
     peer = ", ".join(f"{k} {x}" for k, x in v["face_recognition_venv"].items() if k != "python")
+    settings = ", ".join(f"{k}={x}" for k, x in data["settings"].items())
+    omp = data["environment"]["OMP_WAIT_POLICY"]
     title = "## Face pipeline vs face_recognition 1.3.0"
     if data["quick"]:
         title += " (QUICK smoke run: small subsets, not comparable)"
@@ -162,6 +164,11 @@ def _header(data: dict[str, Any]) -> list[str]:
         ),
         "",
         f"Versions: {ours}; reference venv: {peer}.",
+        "",
+        _prose(
+            f"facespeech settings: `FaceSettings()` defaults ({settings}),",
+            f"`KnnIdentifier()` defaults; `OMP_WAIT_POLICY={omp}` (as facepipe sets it).",
+        ),
         "",
         _prose(
             "Embeddings for the accuracy tables are cached between runs of this script",
