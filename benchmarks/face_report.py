@@ -14,7 +14,7 @@ SPEEDUP_TARGET = 2.0
 MEMORY_TARGET_BYTES = 1_000_000_000
 LABELS = {
     "ours": "facespeech (defaults)",
-    "ours_cnn_fallback": "facespeech, `cnn_fallback=True`",
+    "ours_cnn_fallback": "facespeech, `cnn_fallback=True` (`facepipe verify`'s default)",
     "face_recognition": "face_recognition 1.3.0 (tolerance 0.6)",
 }
 HALVES = {"L-Z": "L-Z (held out)", "A-K": "A-K (tuning half)", "all": "all"}
@@ -31,7 +31,10 @@ def _mb(value: float) -> str:
 def target_rows(data: dict[str, Any]) -> list[tuple[str, str, bool]]:
     """(target, measured, met) for every target of the issue."""
     rows = []
-    ours, peer = data["verification"]["ours"], data["verification"]["face_recognition"]
+    # Verification is measured as `facepipe verify` runs it: HOG, then the CNN detector where
+    # HOG finds no face (its default, since a 1:1 comparison of two photos can afford it).
+    verification = data["verification"]
+    ours, peer = verification["ours_cnn_fallback"], verification["face_recognition"]
     acc, peer_acc = 100 * ours["accuracy_mean"], 100 * peer["accuracy_mean"]
     rows.append(
         (
@@ -188,7 +191,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         "",
         "### Targets (issue 7)",
         "",
-        "| target | measured (facespeech defaults) | |",
+        "| target | measured (facespeech defaults; verification as `facepipe verify` runs) | |",
         "| --- | --- | --- |",
     ]
     lines += [f"| {t} | {measured} | {_verdict(ok)} |" for t, measured, ok in target_rows(data)]

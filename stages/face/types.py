@@ -136,8 +136,8 @@ class Match:
     """The identity given to one face.
 
     ``name`` is None for a stranger ("unknown"). ``distance`` is the L2 distance to the
-    nearest enrolled face of the best identity; ``margin`` how much nearer that identity is
-    than the next one (L2; ``inf`` with one identity enrolled).
+    centroid (mean enrolled embedding) of the candidate identity; ``margin`` how much nearer
+    that centroid is than the next identity's (L2; ``inf`` with one identity enrolled).
     """
 
     name: str | None
