@@ -37,6 +37,15 @@ def report(error: PipelineError | str) -> None:
     click.echo(f"facepipe: {error}", err=True)
 
 
+every_option = click.option(
+    "--every",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="For videos: look at every Nth frame.",
+)
+
+
 def pipeline_options(*, cnn_fallback: bool = False) -> Callable[[F], F]:
     """The stage settings every command that looks at faces shares."""
     options = [

@@ -25,6 +25,7 @@ from facespeech.cli.face_run import (
     GALLERY_ENV,
     Run,
     default_gallery,
+    every_option,
     exit_with,
     open_gallery,
     pipeline_options,
@@ -164,13 +165,7 @@ def enroll(
     show_default=True,
     help="How much nearer the best person must be than the next one.",
 )
-@click.option(
-    "--every",
-    type=click.IntRange(1),
-    default=1,
-    show_default=True,
-    help="For videos: look at every Nth frame.",
-)
+@every_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
 @click.option(
     "--annotate",
@@ -234,13 +229,7 @@ def _emit_identified(
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--every",
-    type=click.IntRange(1),
-    default=1,
-    show_default=True,
-    help="For videos: look at every Nth frame.",
-)
+@every_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
 @pipeline_options()
 def detect(paths: tuple[Path, ...], every: int, fmt: str, **options: Any) -> None:
@@ -258,7 +247,7 @@ def detect(paths: tuple[Path, ...], every: int, fmt: str, **options: Any) -> Non
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--every", type=click.IntRange(1), default=1, show_default=True)
+@every_option
 @click.option(
     "--format", "fmt", type=click.Choice(("json", "jsonl")), default="json", show_default=True
 )
