@@ -141,6 +141,48 @@ def _speed_factors(text: str) -> tuple[float, ...]:
     show_default=True,
     help="Share of clips with added white or pink noise.",
 )
+@click.option(
+    "--reverb-prob",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.3,
+    show_default=True,
+    help="Share of clips convolved with a generated room impulse response.",
+)
+@click.option(
+    "--telephone-prob",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.05,
+    show_default=True,
+    help="Share of clips sent through a simulated phone line (300-3400 Hz, 8 kHz mu-law).",
+)
+@click.option(
+    "--codec-prob",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.1,
+    show_default=True,
+    help="Share of clips coded at a low bitrate (Opus or MP3) and decoded again.",
+)
+@click.option(
+    "--babble-prob",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.1,
+    show_default=True,
+    help="Share of clips mixed with 3-7 other training utterances at 5-20 dB SNR.",
+)
+@click.option(
+    "--non-speech-fraction",
+    type=click.FloatRange(min=0.0),
+    default=0.03,
+    show_default=True,
+    help="Generated clips with no speech (silence, noise, hum, tones, melodies) to transcribe "
+    "as empty text, as a share of the training rows.",
+)
+@click.option(
+    "--vtlp/--no-vtlp",
+    default=True,
+    show_default=True,
+    help="Vocal tract length perturbation (mel filters warped by 0.9-1.1 per clip).",
+)
 @click.option("--spec-augment/--no-spec-augment", default=True, show_default=True)
 def train(
     train_specs: tuple[str, ...],
@@ -166,6 +208,12 @@ def train(
     dropout: float,
     speed_factors: str,
     noise_prob: float,
+    reverb_prob: float,
+    telephone_prob: float,
+    codec_prob: float,
+    babble_prob: float,
+    non_speech_fraction: float,
+    vtlp: bool,
     spec_augment: bool,
 ) -> None:
     """Train the recognizer: CTC on log-mel features, checkpointing to OUT.
@@ -210,6 +258,12 @@ def train(
             checkpoint_minutes=checkpoint_minutes,
             speed_factors=_speed_factors(speed_factors),
             noise_prob=noise_prob,
+            reverb_prob=reverb_prob,
+            telephone_prob=telephone_prob,
+            codec_prob=codec_prob,
+            babble_prob=babble_prob,
+            non_speech_fraction=non_speech_fraction,
+            vtlp=vtlp,
             spec_augment=spec_augment,
             resume=resume,
             time_budget_minutes=time_budget_minutes,

@@ -40,6 +40,7 @@ from facespeech.pipelines.speech_train_data import (
     TrainClips,
     collate,
     load_utterances,
+    non_speech_utterances,
 )
 from facespeech.pipelines.speech_train_eval import DevScore, DevSet
 from facespeech.pipelines.speech_train_state import (
@@ -48,7 +49,7 @@ from facespeech.pipelines.speech_train_state import (
     restore_rng,
     save_checkpoint,
 )
-from facespeech.stages.speech.augment import SpecAugment
+from facespeech.stages.speech.augment import SpecAugment, Vtlp
 from facespeech.stages.speech.recognizer import CtcModel, load_bundle, save_bundle
 from facespeech.stages.speech.spectrogram import LogMelFeatures
 from torch import nn
@@ -75,11 +76,14 @@ class _Trainer:
         self.train_utts = load_utterances(config.train_specs)
         if not self.train_utts:
             raise ValueError(f"no training rows in {', '.join(config.train_specs)}")
+        n_non_speech = round(config.non_speech_fraction * len(self.train_utts))
+        self.train_utts += non_speech_utterances(n_non_speech, config.seed)
         self.dev_sets = {}
         if self.rank == 0:
             self.dev_sets = {spec: DevSet(load_utterances([spec])) for spec in config.dev_specs}
         self.features = LogMelFeatures().to(self.device)
         self.spec_augment = SpecAugment() if config.spec_augment else nn.Identity()
+        self.vtlp = Vtlp(self.features.config()).to(self.device) if config.vtlp else None
         self.state = TrainState(total_epochs=config.epochs)
         self.saved_rng: dict[str, Any] = {}
         self.model = CtcModel(config.model).to(self.device)
@@ -136,10 +140,7 @@ class _Trainer:
 
     def loader(self, sampler: EpochBatches) -> DataLoader[Batch]:
         dataset = TrainClips(
-            self.train_utts,
-            seed=self.config.seed,
-            speed_factors=self.config.speed_factors,
-            noise_prob=self.config.noise_prob,
+            self.train_utts, seed=self.config.seed, augment=self.config.waveform_augment()
         )
         # Workers only read and resample audio (no CUDA), so the default fork start is safe.
         return DataLoader(
@@ -157,7 +158,10 @@ class _Trainer:
             group["lr"] = lr
         waveforms = batch.waveforms.to(self.device, non_blocking=True)
         with torch.no_grad():
-            values, frame_lengths = self.features(waveforms, batch.sample_lengths.to(self.device))
+            filters = self.vtlp(len(waveforms)) if self.vtlp is not None else None
+            values, frame_lengths = self.features(
+                waveforms, batch.sample_lengths.to(self.device), filters
+            )
             values = (
                 self.spec_augment(values, frame_lengths) if self.config.spec_augment else values
             )

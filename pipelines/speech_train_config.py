@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from facespeech.pipelines.speech_train_eval import DevScore
-from facespeech.stages.speech.augment import SPEED_FACTORS
+from facespeech.stages.speech.augment import SPEED_FACTORS, WaveformAugment
 from facespeech.stages.speech.recognizer import ModelConfig
 
 LOG_EVERY_STEPS = 50
@@ -33,6 +33,9 @@ class TrainConfig:
     ``batch_seconds``: padded audio seconds per batch (per process); ``lr``: peak AdamW rate;
     ``warmup_steps``: linear warm-up; ``time_budget_minutes``: if set, after the first epoch the
     number of epochs is cut to what fits in that much training time (kept across resumes);
+    ``*_prob``: share of clips given each waveform augmentation (``augment.WaveformAugment``);
+    ``non_speech_fraction``: generated clips with no speech added, as a share of the training
+    rows; ``vtlp``: vocal tract length perturbation;
     ``stop_after_minutes`` / ``stop_after_steps``: leave this run (checkpointed) after that
     long or that many steps, to ``resume`` later; ``init_from``: start from the weights of this
     bundle (fine-tuning; its architecture must equal ``model``).
@@ -53,6 +56,12 @@ class TrainConfig:
     checkpoint_minutes: float = 5.0
     speed_factors: tuple[float, ...] = SPEED_FACTORS
     noise_prob: float = 0.2
+    reverb_prob: float = 0.3
+    telephone_prob: float = 0.05
+    codec_prob: float = 0.1
+    babble_prob: float = 0.1
+    non_speech_fraction: float = 0.03
+    vtlp: bool = True
     spec_augment: bool = True
     resume: bool = False
     time_budget_minutes: float | None = None
@@ -67,8 +76,23 @@ class TrainConfig:
         for name in ("epochs", "batch_seconds", "lr", "checkpoint_minutes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("noise_prob", "reverb_prob", "telephone_prob", "codec_prob", "babble_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.non_speech_fraction < 0:
+            raise ValueError(f"non_speech_fraction must be >= 0, got {self.non_speech_fraction}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+
+    def waveform_augment(self) -> WaveformAugment:
+        return WaveformAugment(
+            speed_factors=self.speed_factors,
+            noise_prob=self.noise_prob,
+            reverb_prob=self.reverb_prob,
+            telephone_prob=self.telephone_prob,
+            codec_prob=self.codec_prob,
+            babble_prob=self.babble_prob,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

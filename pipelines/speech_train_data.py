@@ -20,8 +20,9 @@ from facespeech.pipelines.manifest import parse_spec, read_manifest
 from facespeech.stages.errors import InputError
 from facespeech.stages.speech.alphabet import INDEX
 from facespeech.stages.speech.audio import SAMPLE_RATE, AudioLoader
-from facespeech.stages.speech.augment import SPEED_FACTORS, random_waveform_augment
+from facespeech.stages.speech.augment import WaveformAugment, non_speech_clip
 from facespeech.stages.speech.text import normalize_transcript
+from numpy.typing import NDArray
 from torch import Tensor
 from torch.utils.data import Dataset
 
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 MAX_CLIP_S = 30.0  # longer clips are skipped: one would fill a batch and CTC gains little
 SORT_JITTER = 0.1  # durations are scaled by 1 +- this before bucketing, so buckets vary per epoch
+NON_SPEECH_SET = "non-speech"  # set name of generated clips whose transcript is empty
+NON_SPEECH_DURATION_S = (0.5, 10.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,17 @@ def load_utterances(specs: Sequence[str], *, max_clip_s: float = MAX_CLIP_S) -> 
                 "%s: skipped %d rows (empty transcript or over %.0f s)", spec, skipped, max_clip_s
             )
     return utterances
+
+
+def non_speech_utterances(count: int, seed: int) -> list[Utterance]:
+    """``count`` placeholders for generated clips with no speech (empty targets): the dataset
+    renders each with :func:`augment.non_speech_clip`; durations drawn from ``seed``."""
+    rng = np.random.default_rng([seed, 7])
+    durations = rng.uniform(*NON_SPEECH_DURATION_S, size=count)
+    return [
+        Utterance(Path(f"<non-speech {i}>"), "", (), float(d), NON_SPEECH_SET)
+        for i, d in enumerate(durations)
+    ]
 
 
 def make_batches(
@@ -165,43 +179,49 @@ class Batch:
 
 class TrainClips(Dataset[tuple[Tensor, Tensor, tuple[int, int, int]]]):
     """Key ``(epoch, step, n_steps, index)`` -> (waveform ``float32 (n,)``, targets, position);
-    the augmentation draw depends on ``(seed, epoch, index)`` only. A clip that cannot be read
-    gives an empty waveform (dropped by :func:`collate`, logged)."""
+    the augmentation draw depends on ``(seed, epoch, index)`` only. Utterances of
+    ``NON_SPEECH_SET`` are rendered, not read. A clip that cannot be read gives an empty
+    waveform (dropped by :func:`collate`, logged)."""
 
     def __init__(
         self,
         utterances: Sequence[Utterance],
         *,
         seed: int,
-        augment: bool = True,
-        speed_factors: tuple[float, ...] = SPEED_FACTORS,
-        noise_prob: float = 0.0,
+        augment: WaveformAugment | None = None,
     ) -> None:
         self.utterances = list(utterances)
         self.seed = seed
         self.augment = augment
-        self.speed_factors = speed_factors
-        self.noise_prob = noise_prob
         self.loader = AudioLoader(sample_rate_hz=SAMPLE_RATE)
+        self.speech = [i for i, u in enumerate(self.utterances) if u.set_name != NON_SPEECH_SET]
 
     def __len__(self) -> int:
         return len(self.utterances)
+
+    def _read(self, utt: Utterance) -> NDArray[np.float32]:
+        try:
+            return self.loader(utt.path).samples
+        except InputError as exc:
+            log.warning("skipping training clip: %s", exc)
+            return np.zeros(0, dtype=np.float32)
 
     def __getitem__(
         self, key: tuple[int, int, int, int]
     ) -> tuple[Tensor, Tensor, tuple[int, int, int]]:
         epoch, step, n_steps, index = key
         utt = self.utterances[index]
-        try:
-            samples = self.loader(utt.path).samples
-        except InputError as exc:
-            log.warning("skipping training clip: %s", exc)
-            samples = np.zeros(0, dtype=np.float32)
-        if self.augment and len(samples):
-            rng = np.random.default_rng([self.seed, epoch, index])
-            samples = random_waveform_augment(
-                samples, rng, speed_factors=self.speed_factors, noise_prob=self.noise_prob
-            )
+        rng = np.random.default_rng([self.seed, epoch, index])
+        is_speech = utt.set_name != NON_SPEECH_SET
+        samples = self._read(utt) if is_speech else non_speech_clip(rng, utt.duration_s)
+        if self.augment is not None and len(samples):
+
+            def talkers(count: int) -> list[NDArray[np.float32]]:
+                picks = rng.choice(self.speech, size=min(count, len(self.speech)), replace=False)
+                return [self._read(self.utterances[i]) for i in picks.tolist() if i != index]
+
+            # Babble over a clip with no speech would put words in it.
+            samples = self.augment(samples, rng, talkers if is_speech else None)
         return (
             torch.from_numpy(samples),
             torch.tensor(utt.targets, dtype=torch.long),

@@ -57,7 +57,9 @@ class VideoFrameReader:
                     ok, frame = capture.retrieve()
                     if not ok:
                         raise InputError(path, f"cannot decode frame {index}")
-                    pixels = np.ascontiguousarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+                    pixels = np.ascontiguousarray(
+                        cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), dtype=np.uint8
+                    )
                     ref = ImageRef(path, frame_index=index, time_s=index / fps)
                     yield LoadedImage(ref=ref, pixels=pixels)
                 index += 1

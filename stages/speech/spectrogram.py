@@ -33,6 +33,7 @@ NORM_EPS = 1e-5  # added to the variance so constant (silent) bins normalise to 
 # Silence added before and after each clip by the recognizer's front end: a 0.2 s spoken digit
 # ("three", 6 CTC labels) otherwise has too few frames after the recognizer's 4x subsampling.
 RECOGNIZER_PAD_S = 0.15
+VTLP_BOUNDARY = 0.6  # share of Nyquist where the warp turns (4.8 kHz at 16 kHz)
 
 # Slaney's mel scale (librosa's default, htk=False): linear below 1 kHz, logarithmic above.
 _MEL_HZ_PER_MEL = 200.0 / 3
@@ -55,16 +56,36 @@ def mel_to_hz(mel: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.where(mel >= _MEL_BREAK, log, linear)
 
 
+def vtlp_warp(hz: NDArray[np.float64], factor: float, nyquist_hz: float) -> NDArray[np.float64]:
+    """Jaitly and Hinton's (2013) piecewise-linear frequency warp: ``hz * factor`` up to a
+    boundary (``VTLP_BOUNDARY`` of Nyquist, scaled so the line stays inside), then a straight
+    line to Nyquist, which maps to itself. Same shape as ``hz``."""
+    boundary = VTLP_BOUNDARY * nyquist_hz * min(factor, 1.0) / factor
+    upper = nyquist_hz - (nyquist_hz - factor * boundary) / (nyquist_hz - boundary) * (
+        nyquist_hz - hz
+    )
+    return np.where(hz <= boundary, hz * factor, upper)
+
+
 def mel_filter_bank(
-    *, sample_rate_hz: int, n_fft: int, n_mels: int, f_min_hz: float, f_max_hz: float
+    *,
+    sample_rate_hz: int,
+    n_fft: int,
+    n_mels: int,
+    f_min_hz: float,
+    f_max_hz: float,
+    warp: float = 1.0,
 ) -> NDArray[np.float32]:
     """Triangular filters ``float32 (n_mels, n_fft // 2 + 1)``, each of unit area (Slaney),
-    equal to ``librosa.filters.mel`` with the same settings."""
+    equal to ``librosa.filters.mel`` with the same settings. ``warp != 1`` moves the filter
+    edges by :func:`vtlp_warp` (a speaker with a longer or shorter vocal tract)."""
     fft_hz = np.linspace(0.0, sample_rate_hz / 2, n_fft // 2 + 1)
     edges_mel = np.linspace(
         hz_to_mel(np.array(f_min_hz)), hz_to_mel(np.array(f_max_hz)), n_mels + 2
     )
     edges_hz = mel_to_hz(edges_mel)
+    if warp != 1.0:
+        edges_hz = vtlp_warp(edges_hz, warp, sample_rate_hz / 2)
     widths = np.diff(edges_hz)  # (n_mels + 1,)
     ramps = edges_hz[:, None] - fft_hz[None, :]  # (n_mels + 2, n_bins)
     rising = -ramps[:-2] / widths[:-1, None]
@@ -149,15 +170,19 @@ class _StftFeatures(nn.Module):
         )
         return spec.real**2 + spec.imag**2
 
-    def to_features(self, power: Tensor) -> Tensor:
+    def to_features(self, power: Tensor, mel_filters: Tensor | None = None) -> Tensor:
         raise NotImplementedError
 
     def forward(
-        self, waveforms: Tensor, sample_lengths: Tensor | None = None
+        self,
+        waveforms: Tensor,
+        sample_lengths: Tensor | None = None,
+        mel_filters: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """``waveforms`` ``(batch, n_samples)`` in [-1, 1] (zero padded), ``sample_lengths``
         ``(batch,)`` (default: all full) -> features ``float32 (batch, n_bins, n_frames)`` and
-        their valid ``frame_lengths`` ``int64 (batch,)``."""
+        their valid ``frame_lengths`` ``int64 (batch,)``. ``mel_filters`` ``(batch, n_mels,
+        n_fft // 2 + 1)``: per-item filter banks instead of the module's (training's VTLP)."""
         if sample_lengths is None:
             sample_lengths = torch.full(
                 (waveforms.shape[0],), waveforms.shape[-1], device=waveforms.device
@@ -167,7 +192,7 @@ class _StftFeatures(nn.Module):
             waveforms = nn.functional.pad(waveforms, (self.pad_samples, self.pad_samples))
             sample_lengths = sample_lengths + 2 * self.pad_samples
         frame_lengths = self.frame_lengths(sample_lengths.to(waveforms.device))
-        values = self.to_features(self.power(waveforms))
+        values = self.to_features(self.power(waveforms), mel_filters)
         if self.normalize:
             values = normalize_per_utterance(values, frame_lengths)
         return values, frame_lengths
@@ -230,10 +255,9 @@ class LogMelFeatures(_StftFeatures):
     def n_bins(self) -> int:
         return self.n_mels
 
-    def to_features(self, power: Tensor) -> Tensor:
-        mel = torch.matmul(
-            self.mel_filters, power
-        )  # (n_mels, n_bins) @ (B, n_bins, T) -> (B, n_mels, T)
+    def to_features(self, power: Tensor, mel_filters: Tensor | None = None) -> Tensor:
+        filters = self.mel_filters if mel_filters is None else mel_filters
+        mel = torch.matmul(filters, power)  # ([B,] mels, bins) @ (B, bins, T) -> (B, mels, T)
         return torch.log(mel.clamp_min(LOG_FLOOR))
 
     def config(self) -> dict[str, Any]:
@@ -259,7 +283,9 @@ class LinearFeatures(_StftFeatures):
     def n_bins(self) -> int:
         return self.n_fft // 2 + 1
 
-    def to_features(self, power: Tensor) -> Tensor:
+    def to_features(self, power: Tensor, mel_filters: Tensor | None = None) -> Tensor:
+        if mel_filters is not None:
+            raise ValueError("linear features have no mel filters to replace")
         return torch.log(power.clamp_min(LOG_FLOOR))
 
     def config(self) -> dict[str, Any]:
@@ -283,6 +309,28 @@ def features_from_config(config: dict[str, Any]) -> LogMelFeatures | LinearFeatu
     if kind == "linear":
         return LinearFeatures(**settings)
     raise ValueError(f"unknown spectrogram kind {kind!r} (expected 'log_mel' or 'linear')")
+
+
+def vtlp_filter_banks(config: dict[str, Any], factors: Sequence[float]) -> NDArray[np.float32]:
+    """The mel filter banks of log-mel ``config`` (a :meth:`LogMelFeatures.config`), one per
+    warp factor: ``float32 (len(factors), n_mels, n_fft // 2 + 1)``."""
+    features = features_from_config(config)
+    if not isinstance(features, LogMelFeatures):
+        raise ValueError("vocal tract length perturbation needs log-mel features")
+    nyquist = features.sample_rate_hz / 2
+    return np.stack(
+        [
+            mel_filter_bank(
+                sample_rate_hz=features.sample_rate_hz,
+                n_fft=features.n_fft,
+                n_mels=features.n_mels,
+                f_min_hz=features.f_min_hz,
+                f_max_hz=nyquist if features.f_max_hz is None else features.f_max_hz,
+                warp=float(factor),
+            )
+            for factor in factors
+        ]
+    )
 
 
 class _SpectrogramStage:

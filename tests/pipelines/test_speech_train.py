@@ -18,7 +18,15 @@ import torch
 from click.testing import CliRunner
 from facespeech.cli.speech_train import train as train_command
 from facespeech.pipelines.speech_train import TrainConfig, train
-from facespeech.pipelines.speech_train_data import make_batches
+from facespeech.pipelines.speech_train_data import (
+    NON_SPEECH_SET,
+    TrainClips,
+    collate,
+    load_utterances,
+    make_batches,
+    non_speech_utterances,
+)
+from facespeech.stages.speech.augment import WaveformAugment
 from facespeech.stages.speech.recognizer import ModelConfig, load_bundle
 
 TINY = ModelConfig(conv_channels=4, rnn_hidden=16, rnn_layers=1, dropout=0.1)
@@ -214,3 +222,41 @@ def test_init_from_other_architecture_names_the_file(tone_manifest: Path, tmp_pa
     with pytest.raises(ValueError, match="architecture") as info:
         train(tiny_config(tone_manifest, tmp_path / "b", init_from=first.best_bundle, model=other))
     assert str(first.best_bundle) in str(info.value)
+
+
+def test_non_speech_clips_are_rendered_with_empty_targets(tone_manifest: Path) -> None:
+    speech = load_utterances([f"{tone_manifest}:train"])
+    extra = non_speech_utterances(3, seed=0)
+    assert [u.set_name for u in extra] == [NON_SPEECH_SET] * 3
+    assert all(u.targets == () and 0.5 <= u.duration_s <= 10.0 for u in extra)
+    augment = WaveformAugment(babble_prob=1.0, reverb_prob=1.0)
+    clips = TrainClips(speech + extra, seed=0, augment=augment)
+    keys = [(0, 0, 1, i) for i in range(len(clips))]
+    items = [clips[key] for key in keys]
+    for utt, (wave, targets, _) in zip(clips.utterances, items, strict=True):
+        assert len(wave) > 0
+        assert len(targets) == len(utt.targets)
+    non_speech_wave = items[len(speech)][0]
+    assert abs(len(non_speech_wave) / 16_000 - extra[0].duration_s) < 0.15  # speed factor
+    batch = collate(items)
+    assert batch.target_lengths.tolist()[-3:] == [0, 0, 0]
+
+
+def test_training_with_every_augmentation_and_non_speech(
+    tone_manifest: Path, tmp_path: Path
+) -> None:
+    config = tiny_config(
+        tone_manifest,
+        tmp_path / "run",
+        epochs=1,
+        reverb_prob=0.5,
+        telephone_prob=0.3,
+        codec_prob=0.3,
+        babble_prob=0.5,
+        non_speech_fraction=0.5,
+        vtlp=True,
+    )
+    result = train(config)
+    assert result.epochs_done == 1
+    log = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").open()]
+    assert np.isfinite(log[0]["loss"])
