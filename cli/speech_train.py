@@ -172,7 +172,7 @@ def _speed_factors(text: str) -> tuple[float, ...]:
 @click.option(
     "--non-speech-fraction",
     type=click.FloatRange(min=0.0),
-    default=0.03,
+    default=0.02,
     show_default=True,
     help="Generated clips with no speech (silence, noise, hum, tones, melodies) to transcribe "
     "as empty text, as a share of the training rows.",

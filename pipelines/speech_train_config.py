@@ -60,7 +60,7 @@ class TrainConfig:
     telephone_prob: float = 0.05
     codec_prob: float = 0.1
     babble_prob: float = 0.1
-    non_speech_fraction: float = 0.03
+    non_speech_fraction: float = 0.02
     vtlp: bool = True
     spec_augment: bool = True
     resume: bool = False

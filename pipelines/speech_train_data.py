@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 MAX_CLIP_S = 30.0  # longer clips are skipped: one would fill a batch and CTC gains little
 SORT_JITTER = 0.1  # durations are scaled by 1 +- this before bucketing, so buckets vary per epoch
 NON_SPEECH_SET = "non-speech"  # set name of generated clips whose transcript is empty
-NON_SPEECH_DURATION_S = (0.5, 10.0)
+NON_SPEECH_DURATION_S = (0.5, 6.0)
 
 
 @dataclass(frozen=True, slots=True)
