@@ -1,10 +1,12 @@
 """Speech benchmark: our recognizer against pocketsphinx 5 on the shared dev/test sets.
 
-For each set (speechocean762 dev and test, fsdd test with and without the digit vocabulary)
-it measures word and character error rate (jiwer, after ``normalize_transcript`` on both
-sides) and real-time factor of our default model, greedy and beam search with the language
-model, and of pocketsphinx 5 with its bundled en-us model (a JSGF digit grammar where ours gets
-the digit vocabulary), in the same run. Then ``speechpipe transcribe`` transcribes a one-hour
+For each set (speechocean762 dev and test, fsdd test with and without the digit vocabulary,
+and issue 10's held-out TTS voices, flite rms and slt, which ``tts_heldout.py`` builds into a
+cache folder; skipped, saying why, where flite is not installed) it measures word and character
+error rate (jiwer, after ``normalize_transcript`` on both sides) and real-time factor of our
+default model, greedy and beam search with the language model, and of pocketsphinx 5 with its
+bundled en-us model (a JSGF digit grammar where ours gets the digit vocabulary), in the same
+run. Then ``speechpipe transcribe`` transcribes a one-hour
 file made of the clips laid end to end (in a temporary folder): peak memory (RSS) and
 real-time factor. Results go to the "speech" section of ``benchmarks/RESULTS.md`` and to
 ``benchmarks/results/speech.json``.
@@ -39,6 +41,7 @@ import jiwer
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules below
 import speech_long
+import tts_heldout
 from facespeech.pipelines.manifest import read_manifest
 from facespeech.stages.speech.text import normalize_transcript
 from report import RESULTS_JSON_DIR, machine, update_section
@@ -63,6 +66,7 @@ QUICK_FILES = 6  # files per set with --quick, spread evenly over the set
 LONG_S = 3600.0  # the "one-hour file"
 QUICK_LONG_S = 120.0
 THREADS = 2  # the CPU budget of the targets
+TTS_HELDOUT = "tts-heldout"  # EvalSet.corpus of the set tts_heldout.py builds (not under --data)
 # The long file cycles through these sets' clips (real read speech, with pauses between).
 LONG_FILE_SETS = ("speechocean762-test", "speechocean762-dev")
 # The long file is transcribed twice: default decoding (beam + LM), then greedy.
@@ -72,7 +76,7 @@ LONG_RUNS = {"beam": [], "greedy": ["--beam-width", "1"]}
 @dataclass(frozen=True, slots=True)
 class EvalSet:
     name: str
-    corpus: str  # folder under the data directory
+    corpus: str  # folder under the data directory, or TTS_HELDOUT
     split: str
     words: tuple[str, ...] | None = None  # vocabulary (ours) / JSGF grammar (pocketsphinx)
 
@@ -82,6 +86,7 @@ EVAL_SETS = (
     EvalSet("speechocean762-test", "speechocean762", "test"),
     EvalSet("fsdd-test", "fsdd", "test"),
     EvalSet("fsdd-test-digits", "fsdd", "test", DIGITS),
+    EvalSet("tts-heldout", TTS_HELDOUT, "test"),
 )
 
 
@@ -92,9 +97,17 @@ class Utterance:
     duration_s: float
 
 
-def load_set(data_dir: Path, eval_set: EvalSet, limit: int | None) -> list[Utterance]:
+def set_manifest(eval_set: EvalSet, args: argparse.Namespace) -> Path:
+    """The set's manifest: under ``--data``, or the held-out TTS set, built (or found up to
+    date) in ``--tts-cache``; raises ``tts_heldout.HeldOutUnavailable`` where it cannot be."""
+    if eval_set.corpus == TTS_HELDOUT:
+        _log(f"{eval_set.name}: building (or checking) the set in {args.tts_cache}")
+        return tts_heldout.build(args.tts_cache, speech_data=args.data)
+    return args.data / eval_set.corpus / "manifest.tsv"
+
+
+def load_set(manifest: Path, eval_set: EvalSet, limit: int | None) -> list[Utterance]:
     """The set's manifest rows, transcripts normalized; ``limit`` spread evenly over the set."""
-    manifest = data_dir / eval_set.corpus / "manifest.tsv"
     rows = read_manifest(f"{manifest}:{eval_set.split}")
     utterances = [
         Utterance(Path(row.path), normalize_transcript(row.transcript), row.duration_s)
@@ -236,6 +249,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_FILES} files per set")
     parser.add_argument("--model", type=Path, help="recognizer file (default: the shipped one)")
     parser.add_argument("--peer-python", type=Path, default=DEFAULT_PEER_PYTHON)
+    parser.add_argument(
+        "--tts-cache",
+        type=Path,
+        default=tts_heldout.DEFAULT_OUT,
+        help="folder for the held-out TTS set (built there on first use)",
+    )
     parser.add_argument("--no-peer", action="store_true", help="leave pocketsphinx out")
     parser.add_argument(
         "--long-s",
@@ -301,18 +320,32 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions,
         "model": args.ours_pending or model_description(args.model),
         "sets": {},
+        "skipped": {},
     }
     limit = QUICK_FILES if args.quick else None
     for eval_set in EVAL_SETS:
-        if eval_set.name in args.sets:
-            utterances = load_set(args.data, eval_set, limit)
-            data["sets"][eval_set.name] = evaluate_set(eval_set, utterances, args)
+        if eval_set.name not in args.sets:
+            continue
+        try:
+            manifest = set_manifest(eval_set, args)
+        except tts_heldout.HeldOutUnavailable as exc:
+            data["skipped"][eval_set.name] = str(exc)
+            _log(f"{eval_set.name}: skipped: {exc}")
+            continue
+        utterances = load_set(manifest, eval_set, limit)
+        data["sets"][eval_set.name] = evaluate_set(eval_set, utterances, args)
+        if eval_set.corpus == TTS_HELDOUT:
+            data["sets"][eval_set.name]["about"] = tts_heldout.DESCRIPTION
+            data["versions"]["flite"] = tts_heldout.flite_version()
     long_s = args.long_s if args.long_s is not None else (QUICK_LONG_S if args.quick else LONG_S)
     if long_s > 0 and args.ours_pending:
         data["long"] = {"pending": args.ours_pending, "target_s": long_s}
     elif long_s > 0:
         pool = [
-            u for s in EVAL_SETS if s.name in LONG_FILE_SETS for u in load_set(args.data, s, None)
+            u
+            for s in EVAL_SETS
+            if s.name in LONG_FILE_SETS
+            for u in load_set(args.data / s.corpus / "manifest.tsv", s, None)
         ]
         data["long"] = run_long(pool, long_s, args.model)
     data["load_average_after"] = os.getloadavg()

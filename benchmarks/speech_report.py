@@ -13,6 +13,7 @@ MIB = 2**20
 TARGET_PEER_WER_RATIO = 0.5  # issue 10: at most half of pocketsphinx's WER on speechocean762 test
 TARGET_DIGITS_RIGHT = 0.99  # issue 10: fsdd test with the digit vocabulary
 TARGET_FSDD_WER = 0.10  # issue 10: fsdd test without the vocabulary
+TARGET_TTS_WER = 0.15  # issue 10: held-out TTS voices (flite rms, slt), unseen sentences
 
 
 FSDD_NOTE = (
@@ -86,6 +87,7 @@ def _issue10_targets(sets: dict[str, Any]) -> list[dict[str, Any]]:
     test = sets.get("speechocean762-test", {}).get("systems", {})
     digits = sets.get("fsdd-test-digits", {}).get("systems", {})
     free = sets.get("fsdd-test", {}).get("systems", {})
+    tts = sets.get("tts-heldout", {}).get("systems", {})
     for system in OURS:
         if system in test and PEER in test:
             label = sets["speechocean762-test"]["labels"][system]
@@ -115,6 +117,16 @@ def _issue10_targets(sets: dict[str, Any]) -> list[dict[str, Any]]:
                     f"fsdd-test: WER <= {100 * TARGET_FSDD_WER:.0f} %, {label}",
                     f"{100 * wer:.1f} %",
                     wer <= TARGET_FSDD_WER,
+                )
+            )
+        if system in tts:
+            label = sets["tts-heldout"]["labels"][system]
+            wer = tts[system]["wer"]
+            targets.append(
+                _target(
+                    f"tts-heldout: WER <= {100 * TARGET_TTS_WER:.0f} %, {label}",
+                    f"{100 * wer:.1f} %",
+                    wer <= TARGET_TTS_WER,
                 )
             )
     return targets
@@ -189,6 +201,8 @@ def render(data: dict[str, Any]) -> str:
         "",
         *_results_table(data["sets"]),
         "",
+        *[f"Skipped {name}: {reason}." for name, reason in data.get("skipped", {}).items()],
+        *([""] if data.get("skipped") else []),
         *_long_lines(data.get("long")),
         "",
         "| target | measured | met? |",
@@ -201,4 +215,7 @@ def render(data: dict[str, Any]) -> str:
         lines.append(f"| {t['target']} | {t['measured']} | {met} |")
     if any(name.startswith("fsdd") for name in data["sets"]):
         lines += ["", FSDD_NOTE]
+    for name, s in data["sets"].items():
+        if s.get("about"):
+            lines += ["", f"{name}: {s['about']}."]
     return "\n".join(lines)

@@ -1,0 +1,256 @@
+"""Issue 10's held-out TTS voices test set: sentences never used for training, spoken by the
+two flite voices held out of training (rms, male; slt, female).
+
+Text: the shuffled sentence list of MODEL_CARD.md, "Stages 3-4", made again here with the
+functions behind ``python -m facespeech.pipelines.speech_synth sentences`` (WordNet glosses and
+usage examples from ``/usr/share/wordnet`` plus the speechocean762 train transcripts, 3-15
+words, every dev or test transcript of ``../shared/data/speech`` dropped, de-duplicated,
+shuffled with seed 0): 157,006 lines. Training text is taken from the front of that list
+(lines 1-16,000 and 20,001-36,000 so far, up to about 120,000 planned; nothing from line
+150,001 on). This set is its **last 200 lines, 156,807-157,006** (1-based), checked against a
+SHA-256 so that a different WordNet or manifest cannot silently change it. The acoustic model
+never heard these sentences, but the shipped LM (``lm.md``) was built from all of WordNet's
+glosses, so beam search + LM has seen their text: its numbers here are optimistic.
+
+Voices: flite's rms and slt alternating (line 156,807 rms, 156,808 slt, ...), at flite's own
+settings; 16 kHz mono 16-bit WAV (resampled with soxr if flite gives another rate). Files:
+``OUT/audio/<line>.wav`` and ``OUT/manifest.tsv`` (``path, transcript, speaker, split=test,
+duration``, the format of ``../shared/data/speech/*/manifest.tsv``; speakers ``flite:rms`` and
+``flite:slt`` as in ``speechpipe synth``'s manifests). flite is deterministic, so the set is
+the same on every machine with the same flite (Debian's ``flite`` 2.2); a manifest that already
+lists the expected rows, with every file present, is kept as it is.
+
+    .venv/bin/python benchmarks/tts_heldout.py [--out ~/.cache/facespeech/tts-heldout]
+
+``benchmarks/speech.py`` builds it through :func:`build` as its ``tts-heldout`` set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+from facespeech.pipelines.speech_synth import MANIFEST_COLUMNS, select_sentences
+from facespeech.stages.speech.audio import SAMPLE_RATE
+
+log = logging.getLogger("tts_heldout")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SPEECH_DATA = REPO_ROOT.parent / "shared" / "data" / "speech"
+DEFAULT_WORDNET = Path("/usr/share/wordnet")
+DEFAULT_OUT = Path.home() / ".cache" / "facespeech" / "tts-heldout"
+VOICES = ("rms", "slt")  # alternating, the first line spoken by rms
+SHUFFLE_SEED = 0  # `speech_synth sentences --seed` default, as in MODEL_CARD.md
+N_SENTENCES = 200  # the last lines of the list
+EXPECTED_LINES = 157_006  # the list's length (MODEL_CARD.md, "Stages 3-4")
+# SHA-256 of the set's sentences, one per line ("\n" after each), lines 156,807-157,006.
+EXPECTED_SHA256 = "231800933ae59cc7c0746dc8c2cf461973c8f54309a028cc3c2dee68723706dc"
+FIRST_LINE = EXPECTED_LINES - N_SENTENCES + 1  # 156,807
+FLITE_TIMEOUT_S = 60.0
+DESCRIPTION = (
+    f"issue 10's unseen-voice test, built by `benchmarks/tts_heldout.py`: lines "
+    f"{FIRST_LINE:,}-{EXPECTED_LINES:,} (the last {N_SENTENCES}) of the synthetic-training "
+    "sentence list of MODEL_CARD.md (WordNet glosses and speechocean762 train transcripts; "
+    "training uses lines before 150,001), spoken by flite's rms and slt alternately (voices "
+    "held out of training), 16 kHz. The shipped LM's text is all of WordNet, these sentences "
+    "included, so beam + LM numbers here are optimistic"
+)
+
+
+class HeldOutUnavailable(RuntimeError):
+    """The set cannot be built here (flite or WordNet missing, a different sentence list)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One sentence of the list: its 1-based ``number`` and normalised ``text``."""
+
+    number: int
+    text: str
+
+
+def sentence_list(
+    speech_data: Path = DEFAULT_SPEECH_DATA, wordnet: Path = DEFAULT_WORDNET
+) -> list[str]:
+    """The shuffled list ``speech_synth sentences`` writes with MODEL_CARD.md's command
+    (the same functions, the same seed); about 3 s."""
+    if not (wordnet / "data.noun").is_file():
+        raise HeldOutUnavailable(f"{wordnet}: no WordNet database (apt-get install wordnet-base)")
+    manifests = [speech_data / name / "manifest.tsv" for name in ("speechocean762", "fsdd")]
+    for manifest in manifests:
+        if not manifest.is_file():
+            raise HeldOutUnavailable(f"{manifest}: no such file")
+    sentences = select_sentences(
+        [str(wordnet), f"{manifests[0]}:train"], exclude_manifests=manifests
+    )
+    # As speech_synth.main does: a seeded permutation of the selection.
+    order = np.random.default_rng(SHUFFLE_SEED).permutation(len(sentences))
+    return [sentences[i] for i in order]
+
+
+def held_out_lines(sentences: Sequence[str], n: int = N_SENTENCES) -> list[Line]:
+    """The last ``n`` sentences with their 1-based line numbers."""
+    first = len(sentences) - n
+    return [Line(first + i + 1, text) for i, text in enumerate(sentences[first:])]
+
+
+def check_lines(lines: Sequence[Line]) -> None:
+    """Raise ``HeldOutUnavailable`` unless ``lines`` are the documented set."""
+    digest = hashlib.sha256("".join(f"{line.text}\n" for line in lines).encode()).hexdigest()
+    numbers = (lines[0].number, lines[-1].number) if lines else (0, 0)
+    if numbers != (FIRST_LINE, EXPECTED_LINES) or digest != EXPECTED_SHA256:
+        raise HeldOutUnavailable(
+            f"the sentence list differs from MODEL_CARD.md's (lines {numbers[0]}-{numbers[1]}, "
+            f"sha256 {digest[:12]}; expected {FIRST_LINE}-{EXPECTED_LINES}, "
+            f"{EXPECTED_SHA256[:12]}): another WordNet or manifest?"
+        )
+
+
+def flite_program(voice: str) -> list[str]:
+    """Debian's ``flite_cmu_us_<voice>``, else ``flite -voice <voice>`` (the same voice and
+    output); raises ``HeldOutUnavailable`` when neither is installed."""
+    own = shutil.which(f"flite_cmu_us_{voice}")
+    if own is not None:
+        return [own]
+    flite = shutil.which("flite")
+    if flite is None:
+        raise HeldOutUnavailable("flite is not installed (apt-get install flite)")
+    return [flite, "-voice", voice]
+
+
+def _relative_path(line: Line) -> str:
+    return f"audio/{line.number:06d}.wav"
+
+
+def _speaker(index: int) -> str:
+    return f"flite:{VOICES[index % len(VOICES)]}"
+
+
+def _expected_rows(lines: Sequence[Line]) -> list[tuple[str, str, str, str]]:
+    """(path, transcript, speaker, split) per line: the manifest without durations."""
+    return [(_relative_path(ln), ln.text, _speaker(i), "test") for i, ln in enumerate(lines)]
+
+
+def manifest_matches(out_dir: Path, lines: Sequence[Line]) -> bool:
+    """Whether ``out_dir/manifest.tsv`` lists exactly ``lines`` and every file is there."""
+    manifest = out_dir / "manifest.tsv"
+    if not manifest.is_file():
+        return False
+    with manifest.open(newline="", encoding="utf-8") as f:
+        records = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    if not records or tuple(records[0]) != MANIFEST_COLUMNS:
+        return False
+    found = [tuple(r[:4]) for r in records[1:]]
+    return found == _expected_rows(lines) and all((out_dir / r[0]).is_file() for r in found)
+
+
+def _render_one(voice: str, text: str, target: Path, raw: Path) -> float:
+    """Render one sentence to ``target`` (16 kHz mono PCM 16); its duration in seconds."""
+    try:
+        subprocess.run(
+            [*flite_program(voice), "-t", text, "-o", str(raw)],
+            capture_output=True,
+            check=True,
+            timeout=FLITE_TIMEOUT_S,
+        )
+        samples, rate = sf.read(raw, dtype="float32", always_2d=True)
+    except (OSError, subprocess.SubprocessError, sf.LibsndfileError) as exc:
+        raise RuntimeError(f"{target.name}: flite {voice} failed: {exc}") from exc
+    mono = samples.mean(axis=1)
+    if rate != SAMPLE_RATE:
+        mono = soxr.resample(mono, rate, SAMPLE_RATE).astype(np.float32)
+    if mono.size == 0 or not np.any(mono):
+        raise RuntimeError(f"{target.name}: flite {voice} gave no audio for {text!r}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".part.wav")
+    sf.write(partial, np.clip(mono, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16")
+    partial.replace(target)
+    return mono.size / SAMPLE_RATE
+
+
+def render(lines: Sequence[Line], out_dir: Path) -> Path:
+    """Render ``lines`` into ``out_dir`` (rms and slt alternating, the first rms) and write
+    ``out_dir/manifest.tsv`` last; returns the manifest. Kept as it is when it already lists
+    ``lines`` with every file present. Raises ``HeldOutUnavailable`` without flite and
+    ``RuntimeError`` when flite fails on a sentence (the set must be complete)."""
+    manifest = out_dir / "manifest.tsv"
+    if manifest_matches(out_dir, lines):
+        log.info("%s: up to date", manifest)
+        return manifest
+    for voice in VOICES:  # fail before writing anything without flite
+        flite_program(voice)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="tts-heldout-") as tmp:
+        raw = Path(tmp) / "raw.wav"
+        for path, text, speaker, split in _expected_rows(lines):
+            voice = speaker.removeprefix("flite:")
+            duration_s = _render_one(voice, text, out_dir / path, raw)
+            rows.append((path, text, speaker, split, f"{duration_s:.3f}"))
+    partial = out_dir / "manifest.tsv.part"
+    with partial.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, delimiter="\t", quoting=csv.QUOTE_NONE, lineterminator="\n")
+        writer.writerow(MANIFEST_COLUMNS)
+        writer.writerows(rows)
+    partial.replace(manifest)
+    log.info("%s: %d clips rendered", manifest, len(rows))
+    return manifest
+
+
+def build(
+    out_dir: Path = DEFAULT_OUT,
+    *,
+    speech_data: Path = DEFAULT_SPEECH_DATA,
+    wordnet: Path = DEFAULT_WORDNET,
+) -> Path:
+    """The whole set in ``out_dir``: its manifest. Raises ``HeldOutUnavailable`` when flite or
+    WordNet is missing or the sentence list is not MODEL_CARD.md's."""
+    for voice in VOICES:  # before the 3 s of sentence selection
+        flite_program(voice)
+    lines = held_out_lines(sentence_list(speech_data, wordnet))
+    check_lines(lines)
+    return render(lines, out_dir)
+
+
+def flite_version() -> str:
+    """``flite --version``'s version, e.g. ``2.2-current Sep 2018``; "" without it."""
+    flite = shutil.which("flite")
+    if flite is None:
+        return ""
+    proc = subprocess.run([flite, "--version"], capture_output=True, text=True, check=False)
+    for line in proc.stdout.splitlines():
+        if "version:" in line:
+            return line.split("version:", 1)[1].split("(")[0].strip().removeprefix("flite-")
+    return ""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="cache folder")
+    parser.add_argument("--data", type=Path, default=DEFAULT_SPEECH_DATA, help="shared speech data")
+    parser.add_argument("--wordnet", type=Path, default=DEFAULT_WORDNET)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
+    try:
+        manifest = build(args.out, speech_data=args.data, wordnet=args.wordnet)
+    except HeldOutUnavailable as exc:
+        print(f"tts_heldout: {exc}", file=sys.stderr)
+        return 2
+    print(manifest)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
