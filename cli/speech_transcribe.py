@@ -354,7 +354,21 @@ def _repeats(text: str) -> tuple[str, int]:
     help="Keep n-grams seen at least this often; once per order from bigrams up "
     "(--min-count 2 --min-count 2 drops bigrams and trigrams seen once).",
 )
-def build_lm(texts: tuple[str, ...], out: Path, order: int, min_counts: tuple[int, ...]) -> None:
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="TEXT",
+    help="Drop every sentence of TEXT (same kinds as TEXTS, e.g. a test set's manifest) "
+    "from the model's text (repeatable).",
+)
+def build_lm(
+    texts: tuple[str, ...],
+    out: Path,
+    order: int,
+    min_counts: tuple[int, ...],
+    excludes: tuple[str, ...],
+) -> None:
     """Build a Kneser-Ney word n-gram model from TEXT... into an ARPA file.
 
     TEXT is a plain text file (sentences, .gz allowed), a speech manifest with a split
@@ -364,19 +378,23 @@ def build_lm(texts: tuple[str, ...], out: Path, order: int, min_counts: tuple[in
 
     \b
     Example:
-      speechpipe build-lm data/*/manifest.tsv:train /usr/share/wordnet --out lm.arpa.gz
+      speechpipe build-lm data/*/manifest.tsv:train /usr/share/wordnet --out lm.arpa.gz \
+          --exclude data/*/manifest.tsv
     """
     from facespeech.pipelines.lm_text import read_lm_text
 
     def sentences() -> Iterator[list[str]]:
         for text in texts:
             spec, times = _repeats(text)
-            lines = list(read_lm_text(spec))
+            lines = [words for words in read_lm_text(spec) if tuple(words) not in held_out]
             log.info("%s: %d sentences, counted %d times", spec, len(lines), times)
             for _ in range(times):
                 yield from lines
 
     try:
+        held_out = {tuple(words) for spec in excludes for words in read_lm_text(spec)}
+        if excludes:
+            log.info("excluding %d distinct sentences", len(held_out))
         model = build_kneser_ney(sentences(), order=order, min_counts=min_counts)
         model.write_arpa(out)
     except (PipelineError, ValueError, OSError) as exc:

@@ -201,6 +201,17 @@ def test_build_lm_from_text_and_manifest(speechpipe: click.Group, tmp_path: Path
     assert lm.vocabulary == {"the", "cat", "sat", "dog", "a", "saw", "two", "dogs", "hello"}
 
 
+def test_build_lm_excludes_held_out_sentences(speechpipe: click.Group, tmp_path: Path) -> None:
+    text = tmp_path / "book.txt"
+    text.write_text("The cat sat.\nA dog ran far away.\nThe cat sat.\n")
+    held_out = tmp_path / "test.tsv"
+    held_out.write_text("path\ttranscript\tsplit\nx.wav\ta dog ran far away\ttest\n")
+    out = tmp_path / "lm.arpa"
+    result = run(speechpipe, "build-lm", text, "--exclude", held_out, "--out", out)
+    assert result.exit_code == 0, result.stderr
+    assert NgramLM.load(out).vocabulary == {"the", "cat", "sat"}
+
+
 def test_build_lm_refuses_empty_text(speechpipe: click.Group, tmp_path: Path) -> None:
     text = tmp_path / "empty.txt"
     text.write_text("\n...\n")
