@@ -99,6 +99,12 @@ def decoder_options(function: F) -> F:
         ),
         click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
         click.option(
+            "--int8",
+            is_flag=True,
+            help="Run the recognizer with int8 weights (CPU only): about twice as fast, "
+            "a little less accurate (see the model card).",
+        ),
+        click.option(
             "--jobs",
             type=click.IntRange(1),
             default=None,
@@ -227,6 +233,7 @@ def transcribe(files: tuple[Path, ...], fmt: str, output_dir: Path | None, **opt
             model_path=options["model"],
             decoder=decoder,
             device=options["device"],
+            int8=options["int8"],
             on_progress=bar.update,
         )
         for result in _guarded(results):
@@ -246,6 +253,9 @@ def transcribe(files: tuple[Path, ...], fmt: str, output_dir: Path | None, **opt
 
 
 def build_decoder_or_exit(options: dict[str, Any]) -> Decoder:
+    """The decoder the options ask for (exit 2 on a bad LM or word list, or a usage error)."""
+    if options["int8"] and options["device"] != "cpu":
+        raise click.UsageError(f"--int8 runs on the CPU only, not on {options['device']}")
     try:
         return build_decoder(options)
     except PipelineError as exc:
@@ -305,7 +315,11 @@ def evaluate(manifests: tuple[str, ...], details: bool, **options: Any) -> None:
         try:
             rows = list(read_manifest(spec))
             result = evaluate_rows(
-                rows, model_path=options["model"], decoder=decoder, device=options["device"]
+                rows,
+                model_path=options["model"],
+                decoder=decoder,
+                device=options["device"],
+                int8=options["int8"],
             )
         except (PipelineError, ValueError, OSError) as exc:
             report(exc if isinstance(exc, PipelineError) else f"{spec}: {exc}")

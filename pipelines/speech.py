@@ -109,6 +109,7 @@ def transcribe(
     decoder: Decoder | None = None,
     segmenter: Segmenter | None = None,
     device: str = "cpu",
+    int8: bool = False,
     jobs: int = 1,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_progress: Progress | None = None,
@@ -119,7 +120,7 @@ def transcribe(
     as the segments of ``path`` are decoded, with the end time of the audio done so far.
     Raises ``ModelError`` up front when the recognizer cannot be loaded.
     """
-    recognizer = CtcRecognizer(model_path=model_path, device=device)
+    recognizer = CtcRecognizer(model_path=model_path, device=device, int8=int8)
     spectrogram = recognizer.spectrogram(device=device)  # loads the model: set-up errors now
     runner = Runner(
         [
@@ -266,6 +267,7 @@ def evaluate(
     model_path: Path | None = None,
     decoder: Decoder | None = None,
     device: str = "cpu",
+    int8: bool = False,
     jobs: int = 1,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_progress: Progress | None = None,
@@ -287,6 +289,7 @@ def evaluate(
         model_path=model_path,
         decoder=decoder,
         device=device,
+        int8=int8,
         jobs=jobs,
         batch_size=batch_size,
         on_progress=on_progress,

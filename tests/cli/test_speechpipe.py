@@ -148,6 +148,16 @@ def test_usage_errors_exit_2(
     assert message in result.stderr
 
 
+def test_int8_recognizer(speechpipe: click.Group, tiny_model: Path, tmp_path: Path) -> None:
+    wave = tmp_path / "a.wav"
+    sf.write(wave, np.zeros(RATE, dtype=np.float32), RATE)
+    result = run(speechpipe, "transcribe", "--int8", "--model", tiny_model, "--no-lm", wave)
+    assert result.exit_code == 0, result.stderr
+    result = run(speechpipe, "transcribe", "--int8", "--device", "cuda", wave)
+    assert result.exit_code == 2
+    assert "CPU only" in result.stderr
+
+
 def test_missing_model_and_lm_exit_2(
     speechpipe: click.Group, tiny_model: Path, clips: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -110,13 +111,32 @@ def test_wrong_spectrogram_shape_names_the_file(small_model_path: Path) -> None:
 
 
 def test_pickles_without_weights(small_model_path: Path) -> None:
-    import pickle
-
     recognizer = CtcRecognizer(model_path=small_model_path)
     recognizer(spectrogram(20))
     clone = pickle.loads(pickle.dumps(recognizer))
     assert clone._bundle is None
     assert clone.model_path == small_model_path
+
+
+def test_int8_weights_stay_close_to_float32(small_model_path: Path) -> None:
+    item = spectrogram(200)
+    exact = CtcRecognizer(model_path=small_model_path)(item)
+    recognizer = CtcRecognizer(model_path=small_model_path, int8=True)
+    quantized = recognizer(item)
+    assert "quantized" in type(recognizer.bundle.model.rnn).__module__
+    assert quantized.log_probs.shape == exact.log_probs.shape
+    assert not np.array_equal(quantized.log_probs, exact.log_probs)
+    np.testing.assert_allclose(quantized.log_probs, exact.log_probs, atol=0.1)
+    clone = pickle.loads(pickle.dumps(recognizer))
+    assert clone.int8
+
+
+def test_int8_is_refused_off_the_cpu(small_model_path: Path) -> None:
+    with pytest.raises(ValueError, match="CPU only"):
+        CtcRecognizer(model_path=small_model_path, device="cuda", int8=True)
+    recognizer = CtcRecognizer(model_path=small_model_path, int8=True)
+    with pytest.raises(ValueError, match="CPU only"):
+        recognizer.to("cuda")
 
 
 def test_bad_model_config() -> None:
