@@ -158,16 +158,16 @@ def _speed_factors(text: str) -> tuple[float, ...]:
 @click.option(
     "--codec-prob",
     type=click.FloatRange(0.0, 1.0),
-    default=0.1,
+    default=0.05,
     show_default=True,
-    help="Share of clips coded at a low bitrate (Opus or MP3) and decoded again.",
+    help="Share of clips coded at a low bitrate (MP3, a quarter Opus) and decoded again.",
 )
 @click.option(
     "--babble-prob",
     type=click.FloatRange(0.0, 1.0),
     default=0.1,
     show_default=True,
-    help="Share of clips mixed with 3-7 other training utterances at 5-20 dB SNR.",
+    help="Share of clips mixed with 3-7 other utterances of the batch at 5-20 dB SNR.",
 )
 @click.option(
     "--non-speech-fraction",

@@ -1,11 +1,13 @@
 """Train the CTC recognizer: ``speechpipe train`` calls :func:`train`.
 
-The loop reads top to bottom: utterances -> duration buckets -> workers read and speed-perturb
-clips -> log-mel on the device -> SpecAugment -> model -> CTC loss -> AdamW, with a warm-up then
-cosine learning rate. Checkpoints (``last.pt``: weights, optimizer, progress; written to a temp
-file, then renamed) go out every ``checkpoint_minutes`` and at each epoch end; ``best.pt`` is the
-weights bundle (float16) with the lowest mean dev WER. ``resume`` continues from ``last.pt``,
-mid-epoch included, with the batches an uninterrupted run would see.
+The loop reads top to bottom: utterances (and generated non-speech clips) -> duration buckets
+-> workers read, speed-perturb and codec-code clips -> on the device: reverberation, telephone
+band, babble, noise -> log-mel (VTLP-warped) -> SpecAugment -> model -> CTC loss -> AdamW,
+with a warm-up then cosine learning rate. Checkpoints (``last.pt``: weights, optimizer,
+progress; written to a temp file, then renamed) go out every ``checkpoint_minutes`` and at each
+epoch end; ``best.pt`` is the weights bundle (float16) with the lowest mean dev WER.
+``resume`` continues from ``last.pt``, mid-epoch included, with the batches an uninterrupted
+run would see.
 
 Several processes (``torchrun --nproc-per-node N``) train with DistributedDataParallel: NCCL on
 CUDA, gloo on CPU; rank 0 scores the dev sets and writes the files. On CPU a run is bitwise
@@ -84,6 +86,7 @@ class _Trainer:
         self.features = LogMelFeatures().to(self.device)
         self.spec_augment = SpecAugment() if config.spec_augment else nn.Identity()
         self.vtlp = Vtlp(self.features.config()).to(self.device) if config.vtlp else None
+        self.batch_augment = config.batch_augment()
         self.state = TrainState(total_epochs=config.epochs)
         self.saved_rng: dict[str, Any] = {}
         self.model = CtcModel(config.model).to(self.device)
@@ -157,11 +160,11 @@ class _Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         waveforms = batch.waveforms.to(self.device, non_blocking=True)
+        sample_lengths = batch.sample_lengths.to(self.device)
         with torch.no_grad():
+            waveforms = self.batch_augment(waveforms, sample_lengths, batch.target_lengths > 0)
             filters = self.vtlp(len(waveforms)) if self.vtlp is not None else None
-            values, frame_lengths = self.features(
-                waveforms, batch.sample_lengths.to(self.device), filters
-            )
+            values, frame_lengths = self.features(waveforms, sample_lengths, filters)
             values = (
                 self.spec_augment(values, frame_lengths) if self.config.spec_augment else values
             )

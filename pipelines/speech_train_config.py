@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from facespeech.pipelines.speech_train_eval import DevScore
-from facespeech.stages.speech.augment import SPEED_FACTORS, WaveformAugment
+from facespeech.stages.speech.augment import SPEED_FACTORS, BatchAugment, WaveformAugment
 from facespeech.stages.speech.recognizer import ModelConfig
 
 LOG_EVERY_STEPS = 50
@@ -33,7 +33,9 @@ class TrainConfig:
     ``batch_seconds``: padded audio seconds per batch (per process); ``lr``: peak AdamW rate;
     ``warmup_steps``: linear warm-up; ``time_budget_minutes``: if set, after the first epoch the
     number of epochs is cut to what fits in that much training time (kept across resumes);
-    ``*_prob``: share of clips given each waveform augmentation (``augment.WaveformAugment``);
+    ``*_prob``: share of clips given each waveform augmentation (speed and codec per clip in
+    the workers, ``augment.WaveformAugment``; the others per batch on the device,
+    ``augment.BatchAugment``);
     ``non_speech_fraction``: generated clips with no speech added, as a share of the training
     rows; ``vtlp``: vocal tract length perturbation;
     ``stop_after_minutes`` / ``stop_after_steps``: leave this run (checkpointed) after that
@@ -58,7 +60,7 @@ class TrainConfig:
     noise_prob: float = 0.2
     reverb_prob: float = 0.3
     telephone_prob: float = 0.05
-    codec_prob: float = 0.1
+    codec_prob: float = 0.05
     babble_prob: float = 0.1
     non_speech_fraction: float = 0.02
     vtlp: bool = True
@@ -85,13 +87,16 @@ class TrainConfig:
             raise ValueError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
 
     def waveform_augment(self) -> WaveformAugment:
-        return WaveformAugment(
-            speed_factors=self.speed_factors,
-            noise_prob=self.noise_prob,
+        """The per-clip augmentation of the data-loader workers."""
+        return WaveformAugment(speed_factors=self.speed_factors, codec_prob=self.codec_prob)
+
+    def batch_augment(self) -> BatchAugment:
+        """The batch augmentation on the training device."""
+        return BatchAugment(
             reverb_prob=self.reverb_prob,
             telephone_prob=self.telephone_prob,
-            codec_prob=self.codec_prob,
             babble_prob=self.babble_prob,
+            noise_prob=self.noise_prob,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -194,7 +194,6 @@ class TrainClips(Dataset[tuple[Tensor, Tensor, tuple[int, int, int]]]):
         self.seed = seed
         self.augment = augment
         self.loader = AudioLoader(sample_rate_hz=SAMPLE_RATE)
-        self.speech = [i for i, u in enumerate(self.utterances) if u.set_name != NON_SPEECH_SET]
 
     def __len__(self) -> int:
         return len(self.utterances)
@@ -215,13 +214,7 @@ class TrainClips(Dataset[tuple[Tensor, Tensor, tuple[int, int, int]]]):
         is_speech = utt.set_name != NON_SPEECH_SET
         samples = self._read(utt) if is_speech else non_speech_clip(rng, utt.duration_s)
         if self.augment is not None and len(samples):
-
-            def talkers(count: int) -> list[NDArray[np.float32]]:
-                picks = rng.choice(self.speech, size=min(count, len(self.speech)), replace=False)
-                return [self._read(self.utterances[i]) for i in picks.tolist() if i != index]
-
-            # Babble over a clip with no speech would put words in it.
-            samples = self.augment(samples, rng, talkers if is_speech else None)
+            samples = self.augment(samples, rng)
         return (
             torch.from_numpy(samples),
             torch.tensor(utt.targets, dtype=torch.long),

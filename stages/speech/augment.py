@@ -1,17 +1,19 @@
-"""Training-time augmentation: speed perturbation, reverberation, telephone band, codecs,
-babble and additive noise on waveforms (:class:`WaveformAugment`); clips with no speech in them
-(:func:`non_speech_clip`); vocal tract length perturbation (:class:`Vtlp`) and SpecAugment on
-spectrograms.
+"""Training-time augmentation.
 
-Waveform functions take a ``numpy.random.Generator`` (STYLE.md section 5) so a data-loader
-worker draws the same perturbation for the same (seed, epoch, clip). :class:`SpecAugment` is an
-``nn.Module`` working on padded GPU batches; it draws from torch's global generator (seeded by
-the trainer).
+In data-loader workers, on one clip (numpy, a ``numpy.random.Generator`` per (seed, epoch,
+clip), STYLE.md section 5): speed perturbation and low-bitrate codecs (:class:`WaveformAugment`,
+the two that need soxr and libsndfile), and clips with no speech in them
+(:func:`non_speech_clip`). On the training device, on padded batches (``nn.Module``s drawing
+from torch's generator, which the trainer seeds per epoch): reverberation, telephone band,
+babble and noise (:class:`BatchAugment`), vocal tract length perturbation (:class:`Vtlp`) and
+SpecAugment. Work that runs as one batched FFT on a GPU stays off the workers' CPUs, which
+were the bottleneck of GPU training.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,13 +40,14 @@ TIME_MASK_FRAMES = 40  # and at most this many frames (T = 40 for 10 ms frames)
 RT60_S = (0.15, 0.9)
 DIRECT_TO_REVERB_DB = (-3.0, 12.0)
 RIR_PREDELAY_S = (0.002, 0.02)
-RIR_DAMPING_STEPS = 8  # the tail's low-pass gets stronger in this many steps
-RIR_MAX_DAMPING = 0.7  # pole of the last step's one-pole low-pass (cut-off near 1 kHz)
+RIR_DAMPED_HZ = 1_000.0  # the tail fades towards a copy low-passed here...
+RIR_MAX_DAMPING = 0.7  # ...reaching this share of it at RT60
+TELEPHONE_BAND_HZ = (300.0, 3400.0)
 TELEPHONE_RATE_HZ = 8_000
 MU_LAW = 255.0  # G.711
-_TELEPHONE_SOS = signal.butter(4, (300.0, 3400.0), btype="bandpass", fs=8_000, output="sos")
 CODEC_LEVEL = (0.85, 0.99)  # libsndfile compression level: Opus 7-30, MP3 22-32 kbit/s (16 kHz)
 MAX_CODEC_LEVEL = 0.99
+OPUS_SHARE = 0.25  # of the coded clips; the rest MP3
 BABBLE_TALKERS = (3, 7)
 BABBLE_SNR_DB = (5.0, 20.0)
 NON_SPEECH_KINDS = ("silence", "hum", "clicks", "noise", "steady", "melody", "melody")
@@ -65,79 +68,6 @@ def speed_perturb(
         samples, sample_rate_hz * factor, sample_rate_hz, quality=SPEED_RESAMPLE_QUALITY
     )
     return np.asarray(out, dtype=np.float32)
-
-
-def add_noise(
-    samples: NDArray[np.float32], snr_db: float, rng: np.random.Generator, *, color: str = "white"
-) -> NDArray[np.float32]:
-    """Add white or pink (1/f) Gaussian noise at ``snr_db`` below the clip's mean power.
-
-    ``float32 (n,)`` -> ``float32 (n,)`` clipped to [-1, 1]. A silent clip is returned as is.
-    """
-    power = float(np.mean(samples.astype(np.float64) ** 2))
-    if power == 0.0 or len(samples) == 0:
-        return samples
-    noise = rng.standard_normal(len(samples))
-    if color == "pink":
-        spectrum = np.fft.rfft(noise)
-        spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1.0))
-        noise = np.fft.irfft(spectrum, n=len(samples))
-    elif color != "white":
-        raise ValueError(f"color must be 'white' or 'pink', got {color!r}")
-    noise *= np.sqrt(power / 10 ** (snr_db / 10) / max(float(np.mean(noise**2)), 1e-20))
-    return np.clip(samples + noise, -1.0, 1.0).astype(np.float32)
-
-
-def reverberate(
-    samples: NDArray[np.float32],
-    rng: np.random.Generator,
-    *,
-    rt60_s: float,
-    direct_to_reverb_db: float,
-    sample_rate_hz: int = SAMPLE_RATE,
-) -> NDArray[np.float32]:
-    """Convolve with a generated room impulse response: the direct sound, then after a short
-    pre-delay Gaussian noise decaying by 60 dB in ``rt60_s`` (Polack's statistical model of a
-    diffuse tail), ``direct_to_reverb_db`` above the tail's energy, its high frequencies dying
-    faster (a one-pole low-pass whose cut-off falls along the tail).
-
-    ``float32 (n,)`` -> ``float32 (n,)`` (the tail beyond the clip is cut), RMS kept."""
-    if rt60_s <= 0:
-        raise ValueError(f"rt60_s must be positive, got {rt60_s}")
-    if len(samples) == 0:
-        return samples
-    n_tail = max(1, round(rt60_s * sample_rate_hz))
-    predelay = round(float(rng.uniform(*RIR_PREDELAY_S)) * sample_rate_hz)
-    t = np.arange(n_tail) / sample_rate_hz
-    tail = rng.standard_normal(n_tail) * np.exp(-6.9078 * t / rt60_s)  # ln(1000): -60 dB
-    # Air and walls absorb treble first: later parts of the tail get a stronger low-pass.
-    for k, part in enumerate(np.array_split(np.arange(n_tail), RIR_DAMPING_STEPS)):
-        pole = RIR_MAX_DAMPING * k / max(RIR_DAMPING_STEPS - 1, 1)
-        tail[part] = signal.lfilter([1 - pole], [1, -pole], tail[part])
-    tail *= np.sqrt(10 ** (-direct_to_reverb_db / 10) / max(float(np.sum(tail**2)), 1e-20))
-    impulse = np.zeros(predelay + n_tail)
-    impulse[0] = 1.0
-    impulse[predelay:] += tail
-    wet = signal.fftconvolve(samples.astype(np.float64), impulse)[: len(samples)]
-    return _match_rms(wet, samples)
-
-
-def telephone_band(
-    samples: NDArray[np.float32], *, sample_rate_hz: int = SAMPLE_RATE
-) -> NDArray[np.float32]:
-    """A narrow-band phone line: 300-3400 Hz band-pass, 8 kHz sampling, G.711 mu-law 8-bit
-    companding, back to ``sample_rate_hz``. ``float32 (n,)`` -> ``float32 (n,)``, RMS kept."""
-    if len(samples) == 0:
-        return samples
-    narrow = soxr.resample(samples, sample_rate_hz, TELEPHONE_RATE_HZ, quality="MQ")
-    narrow = signal.sosfilt(_TELEPHONE_SOS, narrow)
-    peak = max(float(np.max(np.abs(narrow))), 1e-9)
-    scaled = narrow / peak  # the line's level control: use the whole 8-bit range
-    companded = np.sign(scaled) * np.log1p(MU_LAW * np.abs(scaled)) / np.log1p(MU_LAW)
-    quantised = np.round(companded * 127) / 127
-    expanded = np.sign(quantised) * np.expm1(np.abs(quantised) * np.log1p(MU_LAW)) / MU_LAW
-    wide = soxr.resample(expanded * peak, TELEPHONE_RATE_HZ, sample_rate_hz, quality="MQ")
-    return _match_rms(_fit_length(wide, len(samples)), samples)
 
 
 def codec_roundtrip(
@@ -171,36 +101,6 @@ def codec_roundtrip(
     return _fit_length(decoded, len(samples)).astype(np.float32)
 
 
-def mix_babble(
-    samples: NDArray[np.float32], talkers: Sequence[NDArray[np.float32]], snr_db: float
-) -> NDArray[np.float32]:
-    """Add ``talkers`` (other utterances, looped to the clip's length from random-looking but
-    fixed offsets) summed, at ``snr_db`` below the clip. ``float32 (n,)`` -> ``float32 (n,)``."""
-    n = len(samples)
-    if n == 0 or not talkers:
-        return samples
-    babble = np.zeros(n)
-    for k, talker in enumerate(talkers):
-        if len(talker) == 0:
-            continue
-        start = (k * 7919) % len(talker)  # different talkers start at different points
-        babble += np.resize(np.roll(talker, -start), n)
-    noise_power = float(np.mean(babble**2))
-    power = float(np.mean(samples.astype(np.float64) ** 2))
-    if noise_power == 0.0 or power == 0.0:
-        return samples
-    babble *= np.sqrt(power / 10 ** (snr_db / 10) / noise_power)
-    return np.clip(samples + babble, -1.0, 1.0).astype(np.float32)
-
-
-def _match_rms(out: NDArray[np.float64], like: NDArray[np.float32]) -> NDArray[np.float32]:
-    """``out`` scaled to the RMS of ``like``, clipped to [-1, 1], as float32."""
-    target = float(np.sqrt(np.mean(like.astype(np.float64) ** 2)))
-    current = float(np.sqrt(np.mean(out**2)))
-    scaled = out * (target / current) if current > 0 else out
-    return np.clip(scaled, -1.0, 1.0).astype(np.float32)
-
-
 def _fit_length(values: NDArray[Any], n: int) -> NDArray[Any]:
     """Cut or zero-pad ``values`` to ``n`` samples (resampling and codecs move a few)."""
     values = np.asarray(values).reshape(-1)
@@ -211,60 +111,208 @@ def _fit_length(values: NDArray[Any], n: int) -> NDArray[Any]:
 
 @dataclass(frozen=True, slots=True)
 class WaveformAugment:
-    """One training draw of the waveform augmentations, in this order: speed (a factor from
-    ``speed_factors``), reverberation, telephone band or codec, babble, then white/pink noise;
-    each ``*_prob`` is the share of clips that get it. Called in data-loader workers with a
-    generator seeded from (seed, epoch, clip), so a draw is reproducible.
+    """The per-clip part of a training draw: a speed factor from ``speed_factors``, then with
+    probability ``codec_prob`` an Opus or MP3 round trip at a low bitrate. Called in data-loader
+    workers with a generator seeded from (seed, epoch, clip), so a draw is reproducible.
 
-    ``__call__(samples, rng, talkers)``: ``float32 (n,)`` -> ``float32 (m,)`` (``m != n`` after a
-    speed change); ``talkers`` gives other utterances for babble (called only when drawn).
+    ``__call__(samples, rng)``: ``float32 (n,)`` -> ``float32 (m,)`` (``m != n`` after a speed
+    change).
     """
 
     speed_factors: tuple[float, ...] = SPEED_FACTORS
-    noise_prob: float = 0.0
-    reverb_prob: float = 0.0
-    telephone_prob: float = 0.0
     codec_prob: float = 0.0
-    babble_prob: float = 0.0
     sample_rate_hz: int = SAMPLE_RATE
 
     def __post_init__(self) -> None:
-        for name in ("noise_prob", "reverb_prob", "telephone_prob", "codec_prob", "babble_prob"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        _check_probability("codec_prob", self.codec_prob)
 
     def __call__(
-        self,
-        samples: NDArray[np.float32],
-        rng: np.random.Generator,
-        talkers: Callable[[int], list[NDArray[np.float32]]] | None = None,
+        self, samples: NDArray[np.float32], rng: np.random.Generator
     ) -> NDArray[np.float32]:
         rate = self.sample_rate_hz
         factor = float(rng.choice(self.speed_factors)) if self.speed_factors else 1.0
         out = speed_perturb(samples, factor, sample_rate_hz=rate)
-        # Every draw below happens whether or not it is used, so one setting's change does not
-        # reshuffle the others' draws.
-        draws = rng.random(5)
-        if draws[0] < self.reverb_prob:
-            out = reverberate(
-                out,
-                rng,
-                rt60_s=float(rng.uniform(*RT60_S)),
-                direct_to_reverb_db=float(rng.uniform(*DIRECT_TO_REVERB_DB)),
-                sample_rate_hz=rate,
-            )
-        if draws[1] < self.telephone_prob:
-            out = telephone_band(out, sample_rate_hz=rate)
-        elif draws[2] < self.codec_prob:
-            codec = "opus" if rng.random() < 0.5 else "mp3"
-            out = codec_roundtrip(out, codec, float(rng.uniform(*CODEC_LEVEL)), sample_rate_hz=rate)
-        if draws[3] < self.babble_prob and talkers is not None:
-            voices = talkers(int(rng.integers(BABBLE_TALKERS[0], BABBLE_TALKERS[1] + 1)))
-            out = mix_babble(out, voices, float(rng.uniform(*BABBLE_SNR_DB)))
-        if draws[4] < self.noise_prob:
-            color = "pink" if rng.random() < 0.5 else "white"
-            out = add_noise(out, float(rng.uniform(*NOISE_SNR_DB)), rng, color=color)
+        # Drawn always (stable draws); Opus is 3-4x slower to encode than MP3, so rarer.
+        codec = "opus" if rng.random() < OPUS_SHARE else "mp3"
+        quality = float(rng.uniform(*CODEC_LEVEL))
+        if rng.random() < self.codec_prob:
+            out = codec_roundtrip(out, codec, quality, sample_rate_hz=rate)
         return out
+
+
+def _check_probability(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
+
+
+class BatchAugment(nn.Module):
+    """Reverberation, telephone band, babble and white/pink noise on a padded waveform batch,
+    on the batch's device; each ``*_prob`` is the share of items given it, in that order.
+
+    ``forward(waveforms, sample_lengths, is_speech)``: ``float32 (batch, n)`` zero padded,
+    ``(batch,)`` lengths, ``(batch,)`` bool (items with words; default all) -> same shape,
+    padding still zero, clipped to [-1, 1]. Identity in ``eval()``.
+
+    - reverberation: a generated room impulse response per item: the direct sound, then after
+      a pre-delay Gaussian noise decaying by 60 dB in RT60 (Polack's statistical model of a
+      diffuse tail), whose treble dies faster (blended towards a 1 kHz low-passed copy as it
+      goes on), ``DIRECT_TO_REVERB_DB`` above the tail; convolved by FFT, loudness kept.
+    - telephone: 300-3400 Hz band-pass, G.711 mu-law 8-bit companding, 4 kHz band limit.
+    - babble: 3-7 other speech items of the batch, each from a random offset (looped), summed,
+      at ``BABBLE_SNR_DB``; never added to items without speech, which would put words in them.
+    - noise: white or pink Gaussian at ``NOISE_SNR_DB`` below the item's mean power.
+    """
+
+    def __init__(
+        self,
+        *,
+        reverb_prob: float = 0.0,
+        telephone_prob: float = 0.0,
+        babble_prob: float = 0.0,
+        noise_prob: float = 0.0,
+        sample_rate_hz: int = SAMPLE_RATE,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("reverb_prob", reverb_prob),
+            ("telephone_prob", telephone_prob),
+            ("babble_prob", babble_prob),
+            ("noise_prob", noise_prob),
+        ):
+            _check_probability(name, value)
+        self.reverb_prob = reverb_prob
+        self.telephone_prob = telephone_prob
+        self.babble_prob = babble_prob
+        self.noise_prob = noise_prob
+        self.sample_rate_hz = sample_rate_hz
+
+    def forward(
+        self, waveforms: Tensor, sample_lengths: Tensor, is_speech: Tensor | None = None
+    ) -> Tensor:
+        if not self.training:
+            return waveforms
+        batch, n = waveforms.shape
+        device = waveforms.device
+        x = waveforms.float()
+        valid = torch.arange(n, device=device)[None, :] < sample_lengths.to(device)[:, None]
+        speech = (
+            torch.ones(batch, dtype=torch.bool, device=device)
+            if is_speech is None
+            else is_speech.to(device)
+        )
+        chosen = torch.rand(batch, 4, device=device) < torch.tensor(
+            [self.reverb_prob, self.telephone_prob, self.babble_prob, self.noise_prob],
+            device=device,
+        )
+        x = self._apply(self._reverberate, x, valid, chosen[:, 0])
+        x = self._apply(self._telephone, x, valid, chosen[:, 1])
+        x = self._babble(x, valid, chosen[:, 2] & speech, speech)
+        x = self._apply(self._noise, x, valid, chosen[:, 3])
+        return (x.clamp(-1.0, 1.0) * valid).to(waveforms.dtype)
+
+    @staticmethod
+    def _apply(
+        change: Callable[[Tensor, Tensor], Tensor], x: Tensor, valid: Tensor, chosen: Tensor
+    ) -> Tensor:
+        """``change(items, valid)`` on the chosen rows of ``x`` (the others untouched)."""
+        rows = chosen.nonzero().squeeze(1)
+        if len(rows) == 0:
+            return x
+        return x.index_copy(0, rows, change(x[rows], valid[rows]))
+
+    def _uniform(self, bounds: tuple[float, float], count: int, device: torch.device) -> Tensor:
+        return bounds[0] + (bounds[1] - bounds[0]) * torch.rand(count, device=device)
+
+    def _reverberate(self, x: Tensor, valid: Tensor) -> Tensor:
+        count, n = x.shape
+        rate = self.sample_rate_hz
+        rt60 = self._uniform(RT60_S, count, x.device)[:, None]
+        drr_db = self._uniform(DIRECT_TO_REVERB_DB, count, x.device)[:, None]
+        predelay = self._uniform(RIR_PREDELAY_S, count, x.device)[:, None]
+        t = torch.arange(round(RT60_S[1] * rate), device=x.device)[None, :] / rate
+        tail = torch.randn(count, t.shape[1], device=x.device) * torch.exp(-6.9078 * t / rt60)
+        damped = _band_limit(tail, rate, high_hz=RIR_DAMPED_HZ)
+        blend = RIR_MAX_DAMPING * (t / rt60).clamp(max=1.0)
+        tail = ((1 - blend) * tail + blend * damped) * (t >= predelay)
+        tail = tail * torch.sqrt(10 ** (-drr_db / 10) / tail.square().sum(-1, keepdim=True))
+        tail[:, 0] = 1.0  # the direct sound
+        n_fft = 1 << (n + tail.shape[1] - 1).bit_length()
+        wet = torch.fft.irfft(torch.fft.rfft(x, n_fft) * torch.fft.rfft(tail, n_fft), n_fft)[:, :n]
+        return _match_power(wet * valid, x, valid)
+
+    def _telephone(self, x: Tensor, valid: Tensor) -> Tensor:
+        rate = self.sample_rate_hz
+        narrow = _band_limit(x, rate, low_hz=TELEPHONE_BAND_HZ[0], high_hz=TELEPHONE_BAND_HZ[1])
+        peak = narrow.abs().amax(-1, keepdim=True).clamp_min(1e-9)
+        scaled = narrow / peak  # the line's level control: the whole 8-bit range
+        companded = torch.sign(scaled) * torch.log1p(MU_LAW * scaled.abs()) / math.log1p(MU_LAW)
+        quantised = torch.round(companded * 127) / 127
+        expanded = torch.sign(quantised) * torch.expm1(quantised.abs() * math.log1p(MU_LAW))
+        line = _band_limit(expanded / MU_LAW * peak, rate, high_hz=TELEPHONE_RATE_HZ / 2)
+        return _match_power(line * valid, x, valid)
+
+    def _babble(self, x: Tensor, valid: Tensor, chosen: Tensor, speech: Tensor) -> Tensor:
+        rows = chosen.nonzero().squeeze(1)
+        talkers = speech.nonzero().squeeze(1)
+        if len(rows) == 0 or len(talkers) < 2:
+            return x
+        count, n = len(rows), x.shape[1]
+        most = BABBLE_TALKERS[1]
+        picks = talkers[torch.randint(len(talkers), (count, most), device=x.device)]
+        voices = torch.randint(BABBLE_TALKERS[0], most + 1, (count, 1), device=x.device)
+        use = (torch.arange(most, device=x.device)[None, :] < voices) & (picks != rows[:, None])
+        # Each talker from a random point of its own clip, looped (a clip's length >= 1).
+        lengths = valid[picks].sum(-1).clamp_min(1)  # (count, most)
+        offsets = (torch.rand(count, most, device=x.device) * lengths).long()
+        positions = (torch.arange(n, device=x.device)[None, None, :] + offsets[..., None]) % (
+            lengths[..., None]
+        )
+        babble = (x[picks].gather(-1, positions) * use[..., None]).sum(1)
+        snr_db = self._uniform(BABBLE_SNR_DB, count, x.device)[:, None]
+        mixed = x[rows] + _scaled_to_snr(babble * valid[rows], x[rows], valid[rows], snr_db)
+        return x.index_copy(0, rows, mixed)
+
+    def _noise(self, x: Tensor, valid: Tensor) -> Tensor:
+        count, n = x.shape
+        noise = torch.randn(count, n, device=x.device)
+        pink = torch.rand(count, 1, device=x.device) < 0.5
+        spectrum = torch.fft.rfft(noise)
+        bins = torch.arange(spectrum.shape[-1], device=x.device).clamp_min(1)
+        pinked = torch.fft.irfft(spectrum / torch.sqrt(bins.float()), n)
+        noise = torch.where(pink, pinked, noise)
+        snr_db = self._uniform(NOISE_SNR_DB, count, x.device)[:, None]
+        return x + _scaled_to_snr(noise * valid, x, valid, snr_db)
+
+
+def _mean_power(x: Tensor, valid: Tensor) -> Tensor:
+    """Mean square over each row's valid samples, ``(rows, 1)``."""
+    return (x.square() * valid).sum(-1, keepdim=True) / valid.sum(-1, keepdim=True).clamp_min(1)
+
+
+def _match_power(out: Tensor, like: Tensor, valid: Tensor) -> Tensor:
+    """``out`` scaled so its rows have the mean power of ``like``'s (silent rows stay)."""
+    have = _mean_power(out, valid)
+    gain = torch.where(have > 0, torch.sqrt(_mean_power(like, valid) / have.clamp_min(1e-20)), 1)
+    return out * gain
+
+
+def _scaled_to_snr(noise: Tensor, signal_: Tensor, valid: Tensor, snr_db: Tensor) -> Tensor:
+    """``noise`` scaled to ``snr_db`` below ``signal_``'s mean power (0 where either is silent)."""
+    target = _mean_power(signal_, valid) / 10 ** (snr_db / 10)
+    have = _mean_power(noise, valid)
+    return noise * torch.where(have > 0, torch.sqrt(target / have.clamp_min(1e-20)), 0)
+
+
+def _band_limit(
+    x: Tensor, sample_rate_hz: int, *, low_hz: float = 0.0, high_hz: float | None = None
+) -> Tensor:
+    """Rows of ``x`` with the spectrum outside ``[low_hz, high_hz]`` zeroed (an FFT mask)."""
+    n = x.shape[-1]
+    freqs = torch.fft.rfftfreq(n, 1 / sample_rate_hz, device=x.device)
+    keep = freqs >= low_hz
+    if high_hz is not None:
+        keep &= freqs <= high_hz
+    return torch.fft.irfft(torch.fft.rfft(x) * keep, n)
 
 
 def non_speech_clip(

@@ -229,7 +229,7 @@ def test_non_speech_clips_are_rendered_with_empty_targets(tone_manifest: Path) -
     extra = non_speech_utterances(3, seed=0)
     assert [u.set_name for u in extra] == [NON_SPEECH_SET] * 3
     assert all(u.targets == () and 0.5 <= u.duration_s <= 6.0 for u in extra)
-    augment = WaveformAugment(babble_prob=1.0, reverb_prob=1.0)
+    augment = WaveformAugment(codec_prob=1.0)
     clips = TrainClips(speech + extra, seed=0, augment=augment)
     keys = [(0, 0, 1, i) for i in range(len(clips))]
     items = [clips[key] for key in keys]

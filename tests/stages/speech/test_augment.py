@@ -8,16 +8,13 @@ import pytest
 import torch
 from facespeech.stages.speech.augment import (
     VTLP_FACTORS,
+    BatchAugment,
     SpecAugment,
     Vtlp,
     WaveformAugment,
-    add_noise,
     codec_roundtrip,
-    mix_babble,
     non_speech_clip,
-    reverberate,
     speed_perturb,
-    telephone_band,
 )
 from facespeech.stages.speech.spectrogram import LogMelFeatures, vtlp_warp
 
@@ -42,13 +39,26 @@ def test_speed_one_is_identity() -> None:
     assert speed_perturb(wave, 1.0) is wave
 
 
-@pytest.mark.parametrize("color", ["white", "pink"])
-def test_noise_at_requested_snr(color: str) -> None:
-    wave = tone()
-    noisy = add_noise(wave, 20.0, np.random.default_rng(0), color=color)
-    noise = noisy - wave
-    snr = 10 * np.log10(np.mean(wave**2) / np.mean(noise**2))
-    assert snr == pytest.approx(20.0, abs=0.2)
+def padded_batch(*waves: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([len(w) for w in waves])
+    batch = torch.zeros(len(waves), int(lengths.max()))
+    for row, wave in enumerate(waves):
+        batch[row, : len(wave)] = torch.from_numpy(wave)
+    return batch, lengths
+
+
+def snr_db(clean: np.ndarray, mixed: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(clean**2) / np.mean((mixed - clean) ** 2)))
+
+
+def test_noise_within_the_snr_range_and_padding_kept() -> None:
+    torch.manual_seed(0)
+    batch, lengths = padded_batch(tone(1.0), tone(0.6, 300.0))
+    noisy = BatchAugment(noise_prob=1.0).train()(batch, lengths)
+    for row in range(2):
+        n = int(lengths[row])
+        assert 10.0 - 0.1 <= snr_db(batch[row, :n].numpy(), noisy[row, :n].numpy()) <= 40.0 + 0.1
+        assert (noisy[row, n:] == 0).all()
 
 
 def band_energy(wave: np.ndarray, low_hz: float, high_hz: float) -> float:
@@ -57,49 +67,68 @@ def band_energy(wave: np.ndarray, low_hz: float, high_hz: float) -> float:
     return float(spectrum[(freqs >= low_hz) & (freqs < high_hz)].sum() / spectrum.sum())
 
 
-def test_augment_draw_depends_on_generator_only() -> None:
+def test_clip_augment_draw_depends_on_generator_only() -> None:
     wave = tone()
-    augment = WaveformAugment(
-        noise_prob=1.0, reverb_prob=1.0, codec_prob=1.0, babble_prob=1.0, telephone_prob=0.0
-    )
-
-    def talkers(count: int) -> list[np.ndarray]:
-        return [tone(0.7, 300.0 + 50 * k) for k in range(count)]
-
-    a = augment(wave, np.random.default_rng([1, 2]), talkers)
-    b = augment(wave, np.random.default_rng([1, 2]), talkers)
+    augment = WaveformAugment(codec_prob=1.0)
+    a = augment(wave, np.random.default_rng([1, 2]))
+    b = augment(wave, np.random.default_rng([1, 2]))
     np.testing.assert_array_equal(a, b)
     assert a.dtype == np.float32
-    assert not np.array_equal(a, augment(wave, np.random.default_rng([1, 3]), talkers))
+    assert not np.array_equal(a, augment(wave, np.random.default_rng([1, 3])))
 
 
-def test_augment_rejects_probability_outside_unit_interval() -> None:
-    with pytest.raises(ValueError, match="reverb_prob"):
-        WaveformAugment(reverb_prob=1.5)
+def test_batch_augment_draw_depends_on_torch_seed_only() -> None:
+    batch, lengths = padded_batch(tone(1.0), tone(0.8, 300.0), tone(0.9, 700.0))
+    augment = BatchAugment(reverb_prob=1.0, telephone_prob=0.5, babble_prob=1.0, noise_prob=1.0)
+    torch.manual_seed(3)
+    a = augment.train()(batch, lengths)
+    torch.manual_seed(3)
+    b = augment(batch, lengths)
+    torch.testing.assert_close(a, b)
+    assert a.shape == batch.shape
+    assert a.abs().max() <= 1.0
+    assert torch.equal(augment.eval()(batch, lengths), batch)
+
+
+@pytest.mark.parametrize("name", ["codec_prob"])
+def test_clip_augment_rejects_probability_outside_unit_interval(name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        WaveformAugment(**{name: 1.5})
+
+
+@pytest.mark.parametrize("name", ["reverb_prob", "telephone_prob", "babble_prob", "noise_prob"])
+def test_batch_augment_rejects_probability_outside_unit_interval(name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        BatchAugment(**{name: -0.1})
 
 
 def test_reverberation_spreads_an_impulse_over_its_rt60() -> None:
-    click = np.zeros(16_000, dtype=np.float32)
+    click = np.zeros(24_000, dtype=np.float32)
     click[100] = 0.5
-    wet = reverberate(click, np.random.default_rng(0), rt60_s=0.5, direct_to_reverb_db=0.0)
-    assert wet.shape == click.shape
-    assert wet.dtype == np.float32
-    energy = wet.astype(np.float64) ** 2
-    # Half the energy in the tail at 0 dB DRR; the tail has died out by 0.6 s.
-    assert energy[100] / energy.sum() == pytest.approx(0.5, abs=0.1)
-    assert energy[200:8_000].sum() > 0.3 * energy.sum()
-    assert energy[10_000:].sum() < 1e-3 * energy.sum()
-    assert np.sqrt(energy.mean()) == pytest.approx(np.sqrt(np.mean(click**2.0)), rel=1e-3)
+    batch, lengths = padded_batch(click)
+    torch.manual_seed(0)
+    wet = BatchAugment(reverb_prob=1.0).train()(batch, lengths)[0].double().numpy()
+    energy = wet**2
+    # The direct sound carries 33-94 % of the energy (DRR -3 to 12 dB)...
+    direct = energy[95:105].sum() / energy.sum()
+    assert 0.3 < direct < 0.95
+    # ...the tail follows it (nothing before) and has died out by 0.9 s + pre-delay.
+    assert energy[:95].sum() < 1e-6 * energy.sum()
+    assert energy[105:15_000].sum() / energy.sum() == pytest.approx(1 - direct, abs=1e-3)
+    assert energy[15_000:].sum() < 1e-4 * energy.sum()
+    assert np.mean(energy) == pytest.approx(np.mean(click.astype(np.float64) ** 2), rel=1e-3)
 
 
 def test_telephone_band_removes_low_and_high_frequencies() -> None:
     rng = np.random.default_rng(0)
     noise = (0.1 * rng.standard_normal(16_000)).astype(np.float32)
-    phone = telephone_band(noise)
-    assert phone.shape == noise.shape
+    batch, lengths = padded_batch(noise)
+    torch.manual_seed(0)
+    phone = BatchAugment(telephone_prob=1.0).train()(batch, lengths)[0].numpy()
     assert band_energy(noise, 4_000, 8_000) > 0.4
-    assert band_energy(phone, 3_800, 8_000) < 0.01
-    assert band_energy(phone, 0, 150) < 0.01
+    assert band_energy(phone, 4_050, 8_000) < 1e-4  # the 8 kHz line
+    assert band_energy(phone, 0, 250) < 0.01  # quantisation noise only
+    assert band_energy(phone, 300, 3_400) > 0.9
 
 
 @pytest.mark.parametrize("codec", ["opus", "mp3"])
@@ -117,14 +146,22 @@ def test_codec_rejects_unknown_names() -> None:
         codec_roundtrip(tone(), "flac-ish", 0.5)
 
 
-def test_babble_added_at_requested_snr() -> None:
-    wave = tone(1.0, 500.0)
-    voices = [tone(0.3, 1200.0), tone(0.45, 2000.0)]
-    mixed = mix_babble(wave, voices, 10.0)
-    babble = mixed - wave
-    snr = 10 * np.log10(np.mean(wave**2) / np.mean(babble**2))
-    assert snr == pytest.approx(10.0, abs=0.2)
-    assert mix_babble(wave, [], 10.0) is wave
+def test_babble_mixes_other_speech_items_only() -> None:
+    waves = [tone(1.0, 500.0), tone(0.9, 1200.0), tone(1.0, 2000.0), tone(0.7, 3000.0)]
+    batch, lengths = padded_batch(*waves)
+    is_speech = torch.tensor([True, True, True, False])
+    torch.manual_seed(0)
+    mixed = BatchAugment(babble_prob=1.0).train()(batch, lengths, is_speech).numpy()
+    for row in range(3):
+        n = int(lengths[row])
+        assert 5.0 - 0.1 <= snr_db(waves[row], mixed[row, :n]) <= 20.0 + 0.1
+        assert band_energy(mixed[row, :n] - waves[row], 2_900, 3_100) < 1e-3  # not the tune
+    np.testing.assert_array_equal(mixed[3, : len(waves[3])], waves[3])  # no words added
+    # A batch with one speech item has no one to babble with.
+    alone, alone_lengths = padded_batch(waves[0])
+    torch.manual_seed(0)
+    same = BatchAugment(babble_prob=1.0).train()(alone, alone_lengths)
+    torch.testing.assert_close(same, alone)
 
 
 @pytest.mark.parametrize("seed", range(12))
