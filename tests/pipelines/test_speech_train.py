@@ -260,3 +260,25 @@ def test_training_with_every_augmentation_and_non_speech(
     assert result.epochs_done == 1
     log = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").open()]
     assert np.isfinite(log[0]["loss"])
+
+
+@pytest.mark.gpu
+def test_training_on_cuda_with_every_augmentation(tone_manifest: Path, tmp_path: Path) -> None:
+    config = tiny_config(
+        tone_manifest,
+        tmp_path / "run",
+        epochs=2,
+        device="cuda",
+        precision="bf16",
+        reverb_prob=0.5,
+        telephone_prob=0.5,
+        codec_prob=0.5,
+        babble_prob=0.5,
+        non_speech_fraction=0.5,
+        vtlp=True,
+    )
+    result = train(config)
+    assert result.epochs_done == 2
+    log = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").open()]
+    assert all(np.isfinite(entry["loss"]) for entry in log)
+    assert load_bundle(tmp_path / "run" / "best.pt").model.config == TINY

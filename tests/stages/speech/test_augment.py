@@ -212,3 +212,21 @@ def test_spec_augment_masks_within_lengths() -> None:
     kept_bins = (masked == 1).sum(dim=1).max(dim=1).values
     assert (kept_bins >= 50).all()
     assert torch.equal(augment.eval()(features, lengths), features)
+
+
+@pytest.mark.gpu
+def test_batch_augment_and_vtlp_on_cuda() -> None:
+    batch, lengths = padded_batch(tone(1.0), tone(0.5, 300.0), tone(0.8, 900.0))
+    augment = BatchAugment(reverb_prob=1.0, telephone_prob=1.0, babble_prob=1.0, noise_prob=1.0)
+    torch.manual_seed(0)
+    out = augment.train()(batch.cuda(), lengths.cuda(), torch.tensor([True, True, False]))
+    assert out.device.type == "cuda"
+    assert out.shape == batch.shape
+    assert torch.isfinite(out).all()
+    assert out.abs().max() <= 1.0
+    for row in range(3):
+        assert (out[row, int(lengths[row]) :] == 0).all()
+    features = LogMelFeatures().cuda()
+    banks = Vtlp(features.config()).cuda().train()(3)
+    values, _ = features(out, lengths.cuda(), banks)
+    assert torch.isfinite(values).all()
