@@ -19,9 +19,9 @@ from facespeech.cli.common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 )
 @click.option(
     "--voices",
-    default="espeak,kal,kal16,awb",
+    default="espeak,kal,kal16,awb,festival-kal",
     show_default=True,
-    help="Voice families, comma-separated (rms and slt are held out of training).",
+    help="Voice families, comma-separated (rms, slt and us-slt-hts are held out of training).",
 )
 @click.option("--max-sentences", type=click.IntRange(min=1), help="Use only the first N lines.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -30,7 +30,8 @@ from facespeech.cli.common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
     "--tts-prefix",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     envvar="FACESPEECH_TTS_PREFIX",
-    help="Folder with bin/, lib/, espeak-ng-data/ of unpacked TTS packages (default: PATH).",
+    help="Folder with bin/, lib/, espeak-ng-data/, share/festival/ of unpacked TTS packages "
+    "(default: PATH).",
 )
 def synth(
     textfile: Path,

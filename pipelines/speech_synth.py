@@ -2,16 +2,18 @@
 
 ``select_sentences`` picks training text (``lm_text`` sources: WordNet, plain text, ``:train``
 manifest rows), keeps sentences of 3-15 words and drops every sentence that is a dev or test
-transcript. ``synthesize`` renders them with espeak-ng (its English accents and voice variants)
-and flite's voices kal, kal16 and awb, drawing voice, rate, pitch and volume per sentence from a
-seeded ``numpy.random.Generator``, and writes ``audio/NNN/NNNNNN.wav`` plus ``manifest.tsv``
-(``path, transcript, speaker, split=train, duration``) for ``speechpipe train``.
+transcript. ``synthesize`` renders them with espeak-ng (its English accents and voice variants),
+flite's voices kal, kal16 and awb, and festival's kal_diphone (family ``festival-kal``), drawing
+voice, rate, pitch and volume per sentence from a seeded ``numpy.random.Generator``, and writes
+``audio/NNN/NNNNNN.wav`` plus ``manifest.tsv`` (``path, transcript, speaker, split=train,
+duration``) for ``speechpipe train``.
 
 flite's rms and slt (and festival's us-slt-hts) are held out of training entirely: they are the
 unseen-voice test of issue 10, so asking for them raises ``ValueError``.
 
-The TTS programs come from ``PATH``, or from a prefix holding ``bin/``, ``lib/`` and
-``espeak-ng-data/`` (Debian's packages unpacked with ``dpkg -x``; see the model card).
+The TTS programs come from ``PATH``, or from a prefix holding ``bin/``, ``lib/``,
+``espeak-ng-data/`` and ``share/festival/`` (Debian's packages unpacked with ``dpkg -x``; see the
+model card).
 
     python -m facespeech.pipelines.speech_synth sentences OUT.txt \
         --source SPEC... --exclude MANIFEST...
@@ -43,8 +45,9 @@ log = logging.getLogger(__name__)
 MIN_WORDS = 3
 MAX_WORDS = 15
 FLITE_VOICES = ("kal", "kal16", "awb")
+FESTIVAL_VOICES = {"festival-kal": "kal_diphone"}  # family -> festival's voice name
 HELD_OUT_VOICES = frozenset({"rms", "slt", "us-slt-hts"})  # the unseen-voice test set
-ALL_VOICES = ("espeak", *FLITE_VOICES)
+ALL_VOICES = ("espeak", *FLITE_VOICES, *FESTIVAL_VOICES)
 ESPEAK_LANGUAGES = (
     "en-us",
     "en-us-nyc",
@@ -69,6 +72,8 @@ ESPEAK_PITCH = (25, 75)  # -p: 0-99 (default 50)
 ESPEAK_AMPLITUDE = (60, 160)  # -a: 0-200 (default 100)
 FLITE_STRETCH = (0.85, 1.2)  # duration_stretch: > 1 speaks slower
 FLITE_F0_HZ = (85.0, 135.0)  # int_f0_target_mean: the voices are male, about 95-110 Hz
+FESTIVAL_STRETCH = (0.85, 1.2)  # Duration_Stretch: > 1 slower (kal_diphone's own is 1.1)
+FESTIVAL_F0_HZ = (90.0, 140.0)  # int_lr_params target_f0_mean (kal_diphone's own is 105)
 TTS_TIMEOUT_S = 60.0
 CHUNK_SIZE = 64  # sentences per worker task: amortises process hand-over
 MANIFEST_COLUMNS = ("path", "transcript", "speaker", "split", "duration")
@@ -109,10 +114,15 @@ def select_sentences(
     return sentences
 
 
+def _scheme_string(value: object) -> str:
+    """``value`` as a Scheme string literal, for festival's command-line expressions."""
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 @dataclass(frozen=True, slots=True)
 class TtsPrograms:
-    """Where the TTS programs are: ``prefix`` (``bin/``, ``lib/``, ``espeak-ng-data/``) or
-    ``PATH`` when ``None``."""
+    """Where the TTS programs are: ``prefix`` (``bin/``, ``lib/``, ``espeak-ng-data/``,
+    ``share/festival/``) or ``PATH`` when ``None``."""
 
     prefix: Path | None = None
 
@@ -127,8 +137,33 @@ class TtsPrograms:
             )
         return env
 
+    def _festival(self, name: str) -> list[str]:
+        """festival in batch mode with voice ``name`` selected (Scheme expressions as arguments)."""
+        festival = self.program("festival")
+        assert festival is not None
+        if self.prefix is None:
+            return [festival, "-b", f"(voice_{name})"]
+        # -q and our own init.scm: festival otherwise also scans /usr/share/festival for voices
+        # and languages, and a voice found there would win over the prefix's.
+        return [
+            festival, "--datadir", str(self.prefix / "share" / "festival"), "-q", "-b",
+            "(define system-voice-path nil)", "(define system-language-path nil)",
+            '(load (path-append datadir "init.scm"))', f"(voice_{name})",
+        ]  # fmt: skip
+
     def command(self, voice: str, text: str, wav: Path, settings: dict[str, float]) -> list[str]:
         """The command line rendering ``text`` to ``wav`` with ``voice`` and ``settings``."""
+        if voice.startswith("festival:"):
+            # Selecting the voice sets Duration_Stretch and int_lr_params, so these follow it;
+            # a target_f0_mean consed in front wins the lookup and keeps the voice's own F0
+            # deviation and model statistics.
+            utterance = f"(utt.synth (Utterance Text {_scheme_string(text)}))"
+            return [
+                *self._festival(voice.removeprefix("festival:")),
+                f"(Parameter.set 'Duration_Stretch {settings['stretch']:.3f})",
+                f"(set! int_lr_params (cons '(target_f0_mean {settings['f0']:.1f}) int_lr_params))",
+                f"(utt.save.wave {utterance} {_scheme_string(wav)} 'riff)",
+            ]
         if voice.startswith("espeak:"):
             espeak = self.program("espeak-ng")
             assert espeak is not None
@@ -149,22 +184,38 @@ class TtsPrograms:
         ]  # fmt: skip
 
     def available(self, voices: Sequence[str]) -> list[str]:
-        """The requested voice families (``espeak``, ``kal``, ...) whose programs exist."""
+        """The requested voice families (``espeak``, ``kal``, ...) whose programs exist; for
+        festival's, festival is run once to check that the voice is installed too."""
         found = []
         for voice in voices:
-            name = "espeak-ng" if voice == "espeak" else f"flite_cmu_us_{voice}"
-            if self.program(name) or (voice != "espeak" and self.program("flite")):
+            if voice in FESTIVAL_VOICES:
+                usable = self.program("festival") is not None and self._festival_works(voice)
+            elif voice == "espeak":
+                usable = self.program("espeak-ng") is not None
+            else:
+                usable = bool(self.program(f"flite_cmu_us_{voice}") or self.program("flite"))
+            if usable:
                 found.append(voice)
             else:
-                log.warning("%s: no TTS program for it, skipped", voice)
+                log.warning("%s: no TTS program or voice for it, skipped", voice)
         return found
+
+    def _festival_works(self, family: str) -> bool:
+        command = self._festival(FESTIVAL_VOICES[family])
+        try:
+            done = subprocess.run(
+                command, env=self.env(), capture_output=True, timeout=TTS_TIMEOUT_S
+            )
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return done.returncode == 0
 
 
 @dataclass(frozen=True, slots=True)
 class _Job:
     index: int
     text: str
-    voice: str  # "espeak:en-us+m3" or "flite:awb": also the manifest's speaker
+    voice: str  # "espeak:en-us+m3", "flite:awb", "festival:kal_diphone": the manifest's speaker
     settings: dict[str, float]
 
 
@@ -210,6 +261,12 @@ def plan_jobs(sentences: Sequence[str], voices: Sequence[str], seed: int) -> lis
                 "rate": float(rng.integers(*ESPEAK_RATE_WPM, endpoint=True)),
                 "pitch": float(rng.integers(*ESPEAK_PITCH, endpoint=True)),
                 "amplitude": float(rng.integers(*ESPEAK_AMPLITUDE, endpoint=True)),
+            }
+        elif family in FESTIVAL_VOICES:
+            voice = f"festival:{FESTIVAL_VOICES[family]}"
+            settings = {
+                "stretch": rng.uniform(*FESTIVAL_STRETCH),
+                "f0": rng.uniform(*FESTIVAL_F0_HZ),
             }
         else:
             voice = f"flite:{family}"

@@ -6,11 +6,17 @@ import csv
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
 from facespeech.cli.speech_synth import synth
-from facespeech.pipelines.speech_synth import plan_jobs, select_sentences, synthesize
+from facespeech.pipelines.speech_synth import (
+    TtsPrograms,
+    plan_jobs,
+    select_sentences,
+    synthesize,
+)
 
 SENTENCES = ("The cat sat on the mat.", "Seven green apples")
 
@@ -19,6 +25,12 @@ SENTENCES = ("The cat sat on the mat.", "Seven green apples")
 def espeak() -> None:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+
+
+@pytest.fixture
+def festival_kal() -> None:
+    if TtsPrograms().available(["festival-kal"]) != ["festival-kal"]:
+        pytest.skip("festival or its kal voice is missing (apt-get install festvox-kallpc16k)")
 
 
 def _manifest(path: Path) -> list[dict[str, str]]:
@@ -46,9 +58,48 @@ def test_synth_command_writes_16k_mono_wavs_and_manifest(tmp_path: Path) -> None
         assert 0.3 < info.duration < 10.0
 
 
+@pytest.mark.usefixtures("festival_kal")
+def test_festival_kal_renders_16k_mono_speech(tmp_path: Path) -> None:
+    result = synthesize(["the cat sat on the mat"], tmp_path, voices=["festival-kal"], seed=1)
+
+    assert result.failures == []
+    [row] = _manifest(result.manifest)
+    assert (row["transcript"], row["speaker"]) == ("the cat sat on the mat", "festival:kal_diphone")
+    samples, rate = sf.read(tmp_path / row["path"], dtype="float32", always_2d=True)
+    assert (rate, samples.shape[1]) == (16_000, 1)
+    assert 0.5 < samples.shape[0] / rate < 5.0
+    assert np.sqrt(np.mean(samples**2)) > 0.01  # speech, not silence
+
+
+def test_festival_from_a_prefix_reads_only_the_prefix(tmp_path: Path) -> None:
+    program = tmp_path / "bin" / "festival"
+    program.parent.mkdir()
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    settings = {"stretch": 1.0, "f0": 100.0}
+
+    command = TtsPrograms(tmp_path).command(
+        "festival:kal_diphone", 'a "b"', Path("x.wav"), settings
+    )
+
+    assert command[:4] == [str(program), "--datadir", str(tmp_path / "share" / "festival"), "-q"]
+    assert "(define system-voice-path nil)" in command
+    quoted = '(Utterance Text "a \\"b\\"")'  # the text's quotes escaped for Scheme
+    assert command[-1] == f'(utt.save.wave (utt.synth {quoted}) "x.wav" \'riff)'
+
+
+def test_festival_settings_vary_per_sentence() -> None:
+    jobs = plan_jobs([f"sentence number {i}" for i in range(20)], ["festival-kal"], seed=0)
+    assert {job.voice for job in jobs} == {"festival:kal_diphone"}
+    assert all(0.85 <= job.settings["stretch"] <= 1.2 for job in jobs)
+    assert all(90.0 <= job.settings["f0"] <= 140.0 for job in jobs)
+    assert len({round(job.settings["f0"]) for job in jobs}) > 10
+
+
 def test_held_out_voices_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="held out"):
-        synthesize(["a b c"], tmp_path, voices=["rms"])
+    for voice in ("rms", "us-slt-hts"):
+        with pytest.raises(ValueError, match="held out"):
+            synthesize(["a b c"], tmp_path, voices=["festival-kal", voice])
     result = CliRunner().invoke(synth, [__file__, "--out", str(tmp_path), "--voices", "slt"])
     assert result.exit_code == 2
     assert "held out" in result.output
