@@ -125,6 +125,17 @@ def thread_env() -> dict[str, str]:
     return {**os.environ, **limits}
 
 
+def shown_path(path: Path) -> str:
+    """``path`` as the results show it: relative to the repository when beside it
+    (``../shared/...``), under ``~`` when in the home folder, else as it is."""
+    resolved = path.resolve()
+    if resolved.is_relative_to(REPO_ROOT.parent):
+        return os.path.relpath(resolved, REPO_ROOT)
+    if resolved.is_relative_to(Path.home()):
+        return f"~/{resolved.relative_to(Path.home())}"
+    return str(path)
+
+
 def run_peer(peer_python: Path, paths: list[Path], words: tuple[str, ...] | None) -> SystemRun:
     """pocketsphinx on ``paths`` in the benchmark venv (``peer_pocketsphinx.py``)."""
     request = {"files": [str(p) for p in paths], "words": list(words) if words else None}
@@ -206,7 +217,7 @@ def evaluate_set(
         "pending": pending,
         "labels": labels,
         "details": [
-            {"path": str(u.path), "reference": u.reference}
+            {"path": shown_path(u.path), "reference": u.reference}
             | {name: run.hypotheses[i] for name, run in runs.items()}
             for i, u in enumerate(utterances)
         ],

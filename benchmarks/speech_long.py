@@ -53,6 +53,15 @@ def speechpipe_command() -> list[str]:
     return [sys.executable, "-c", "from facespeech.cli.speechpipe import main; main()"]
 
 
+def _repo_relative(part: str) -> str:
+    """A command-line part, relative to the repository when it is a path inside it."""
+    repo = Path(__file__).resolve().parent.parent
+    path = Path(part)
+    if path.is_absolute() and path.is_relative_to(repo):
+        return str(path.relative_to(repo))
+    return part
+
+
 def transcribe_long(
     path: Path, extra_args: Sequence[str], env: dict[str, str], work_dir: Path
 ) -> dict[str, Any]:
@@ -73,7 +82,7 @@ def transcribe_long(
     wall_s = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     return {
-        "command": command,
+        "command": [_repo_relative(part) for part in command],
         "exit_code": proc.returncode,
         "stderr_tail": err_path.read_text()[-2000:],
         "wall_s": wall_s,

@@ -6,11 +6,11 @@ functions behind ``python -m facespeech.pipelines.speech_synth sentences`` (Word
 usage examples from ``/usr/share/wordnet`` plus the speechocean762 train transcripts, 3-15
 words, every dev or test transcript of ``../shared/data/speech`` dropped, de-duplicated,
 shuffled with seed 0): 157,006 lines. Training text is taken from the front of that list
-(lines 1-16,000 and 20,001-36,000 so far, up to about 120,000 planned; nothing from line
-150,001 on). This set is its **last 200 lines, 156,807-157,006** (1-based), checked against a
-SHA-256 so that a different WordNet or manifest cannot silently change it. The acoustic model
-never heard these sentences, but the shipped LM (``lm.md``) was built from all of WordNet's
-glosses, so beam search + LM has seen their text: its numbers here are optimistic.
+(lines 1-120,000 so far, MODEL_CARD.md; nothing from line 150,001 on). This set is its **last
+200 lines, 156,807-157,006** (1-based), checked against a SHA-256 so that a different WordNet
+or manifest cannot silently change it. Neither the acoustic model nor the shipped LM has seen
+these sentences: the LM is built with ``build-lm --exclude`` on this set's manifest
+(``lm.md``).
 
 Voices: flite's rms and slt alternating (line 156,807 rms, 156,808 slt, ...), at flite's own
 settings; 16 kHz mono 16-bit WAV (resampled with soxr if flite gives another rate). Files:
@@ -64,8 +64,8 @@ DESCRIPTION = (
     f"{FIRST_LINE:,}-{EXPECTED_LINES:,} (the last {N_SENTENCES}) of the synthetic-training "
     "sentence list of MODEL_CARD.md (WordNet glosses and speechocean762 train transcripts; "
     "training uses lines before 150,001), spoken by flite's rms and slt alternately (voices "
-    "held out of training), 16 kHz. The shipped LM's text is all of WordNet, these sentences "
-    "included, so beam + LM numbers here are optimistic"
+    "held out of training), 16 kHz. The shipped LM's text excludes these sentences "
+    "(`build-lm --exclude`, lm.md)"
 )
 
 
