@@ -204,14 +204,14 @@ class BatchAugment(nn.Module):
             [self.reverb_prob, self.telephone_prob, self.babble_prob, self.noise_prob],
             device=device,
         )
-        x = self._apply(self._reverberate, x, valid, chosen[:, 0])
-        x = self._apply(self._telephone, x, valid, chosen[:, 1])
+        x = self._on_rows(self._reverberate, x, valid, chosen[:, 0])
+        x = self._on_rows(self._telephone, x, valid, chosen[:, 1])
         x = self._babble(x, valid, chosen[:, 2] & speech, speech)
-        x = self._apply(self._noise, x, valid, chosen[:, 3])
+        x = self._on_rows(self._noise, x, valid, chosen[:, 3])
         return (x.clamp(-1.0, 1.0) * valid).to(waveforms.dtype)
 
     @staticmethod
-    def _apply(
+    def _on_rows(
         change: Callable[[Tensor, Tensor], Tensor], x: Tensor, valid: Tensor, chosen: Tensor
     ) -> Tensor:
         """``change(items, valid)`` on the chosen rows of ``x`` (the others untouched)."""
@@ -312,7 +312,8 @@ def _band_limit(
     keep = freqs >= low_hz
     if high_hz is not None:
         keep &= freqs <= high_hz
-    return torch.fft.irfft(torch.fft.rfft(x) * keep, n)
+    limited: Tensor = torch.fft.irfft(torch.fft.rfft(x) * keep, n)
+    return limited
 
 
 def non_speech_clip(
@@ -329,7 +330,7 @@ def non_speech_clip(
         out = np.zeros(n)
     elif kind == "hum":
         mains = 50.0 if rng.random() < 0.5 else 60.0
-        out = sum(np.sin(2 * np.pi * mains * h * t) / h for h in range(1, 6))
+        out = np.sum([np.sin(2 * np.pi * mains * h * t) / h for h in range(1, 6)], axis=0)
     elif kind == "clicks":
         out = np.zeros(n)
         period = round(rng.uniform(0.1, 1.0) * sample_rate_hz)
@@ -341,7 +342,8 @@ def non_speech_clip(
             out *= _envelope(rng, n, sample_rate_hz, rate_hz=float(rng.uniform(0.5, 6.0)))
     elif kind == "steady":
         freqs = rng.uniform(80.0, 4000.0, size=int(rng.integers(1, 4)))
-        out = sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi)) for f in freqs)
+        phases = rng.uniform(0, 2 * np.pi, size=len(freqs))
+        out = np.sum(np.sin(2 * np.pi * freqs[:, None] * t[None, :] + phases[:, None]), axis=0)
     else:  # "melody": the music-like tones that speech recognizers like to turn into words
         out = _melody(rng, n, sample_rate_hz)
     out = np.asarray(out, dtype=np.float64)

@@ -266,7 +266,9 @@ def quantize_int8(model: CtcModel) -> CtcModel:
         warnings.simplefilter("ignore")
         from torch.ao.quantization import quantize_dynamic
 
-        quantized = quantize_dynamic(model, {nn.GRU, nn.Linear}, dtype=torch.qint8)
+        quantized = quantize_dynamic(  # type: ignore[no-untyped-call]
+            model, {nn.GRU, nn.Linear}, dtype=torch.qint8
+        )
     if not isinstance(quantized, CtcModel):  # a copy with its layers swapped, same class
         raise TypeError(f"quantize_dynamic returned {type(quantized).__name__}")
     return quantized.eval()
