@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 Decoder = Stage[Emissions, Transcript]
 # Segments per recognizer batch. The GRU's cost per call dominates short clips: measured real-
 # time factor of greedy decoding on fsdd test 0.052 / 0.040 / 0.031 / 0.028 at 8 / 16 / 32 / 64
-# (speechocean762 dev 0.034 / 0.024 / 0.023 / 0.021); 32 segments of at most 15 s stay small.
+# (speechocean762 dev 0.034 / 0.024 / 0.023 / 0.021); 32 segments of at most 6 s stay small.
 DEFAULT_BATCH_SIZE = 32
 Progress = Callable[[Path, float], None]
 
