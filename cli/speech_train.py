@@ -178,6 +178,14 @@ def _speed_factors(text: str) -> tuple[float, ...]:
     "as empty text, as a share of the training rows.",
 )
 @click.option(
+    "--joined-fraction",
+    type=click.FloatRange(min=0.0),
+    default=0.0,
+    show_default=True,
+    help="Utterances of 2-3 training sentences in a row (up to 12 s), as a share of the "
+    "training rows: teaches input longer than one sentence.",
+)
+@click.option(
     "--vtlp/--no-vtlp",
     default=True,
     show_default=True,
@@ -213,6 +221,7 @@ def train(
     codec_prob: float,
     babble_prob: float,
     non_speech_fraction: float,
+    joined_fraction: float,
     vtlp: bool,
     spec_augment: bool,
 ) -> None:
@@ -263,6 +272,7 @@ def train(
             codec_prob=codec_prob,
             babble_prob=babble_prob,
             non_speech_fraction=non_speech_fraction,
+            joined_fraction=joined_fraction,
             vtlp=vtlp,
             spec_augment=spec_augment,
             resume=resume,

@@ -41,6 +41,7 @@ from facespeech.pipelines.speech_train_data import (
     EpochBatches,
     TrainClips,
     collate,
+    joined_utterances,
     load_utterances,
     non_speech_utterances,
 )
@@ -78,8 +79,13 @@ class _Trainer:
         self.train_utts = load_utterances(config.train_specs)
         if not self.train_utts:
             raise ValueError(f"no training rows in {', '.join(config.train_specs)}")
-        n_non_speech = round(config.non_speech_fraction * len(self.train_utts))
-        self.train_utts += non_speech_utterances(n_non_speech, config.seed)
+        n_rows = len(self.train_utts)
+        self.train_utts += joined_utterances(
+            self.train_utts, round(config.joined_fraction * n_rows), config.seed
+        )
+        self.train_utts += non_speech_utterances(
+            round(config.non_speech_fraction * n_rows), config.seed
+        )
         self.dev_sets = {}
         if self.rank == 0:
             self.dev_sets = {spec: DevSet(load_utterances([spec])) for spec in config.dev_specs}

@@ -37,7 +37,8 @@ class TrainConfig:
     the workers, ``augment.WaveformAugment``; the others per batch on the device,
     ``augment.BatchAugment``);
     ``non_speech_fraction``: generated clips with no speech added, as a share of the training
-    rows; ``vtlp``: vocal tract length perturbation;
+    rows; ``joined_fraction``: utterances of 2-3 training sentences played in a row, added as
+    a share of the training rows; ``vtlp``: vocal tract length perturbation;
     ``stop_after_minutes`` / ``stop_after_steps``: leave this run (checkpointed) after that
     long or that many steps, to ``resume`` later; ``init_from``: start from the weights of this
     bundle (fine-tuning; its architecture must equal ``model``).
@@ -63,6 +64,7 @@ class TrainConfig:
     codec_prob: float = 0.05
     babble_prob: float = 0.1
     non_speech_fraction: float = 0.02
+    joined_fraction: float = 0.0
     vtlp: bool = True
     spec_augment: bool = True
     resume: bool = False
@@ -81,8 +83,9 @@ class TrainConfig:
         for name in ("noise_prob", "reverb_prob", "telephone_prob", "codec_prob", "babble_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if self.non_speech_fraction < 0:
-            raise ValueError(f"non_speech_fraction must be >= 0, got {self.non_speech_fraction}")
+        for name in ("non_speech_fraction", "joined_fraction"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
 

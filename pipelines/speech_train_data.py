@@ -32,17 +32,22 @@ MAX_CLIP_S = 30.0  # longer clips are skipped: one would fill a batch and CTC ga
 SORT_JITTER = 0.1  # durations are scaled by 1 +- this before bucketing, so buckets vary per epoch
 NON_SPEECH_SET = "non-speech"  # set name of generated clips whose transcript is empty
 NON_SPEECH_DURATION_S = (0.5, 6.0)
+JOIN_PAUSE_S = 0.4  # silence between the sentences of a joined utterance
+JOIN_MAX_S = 12.0  # joined utterances stay under this
 
 
 @dataclass(frozen=True, slots=True)
 class Utterance:
-    """One training or dev clip: ``text`` normalised, ``targets`` its label indices."""
+    """One training or dev clip: ``text`` normalised, ``targets`` its label indices. A joined
+    utterance (:func:`joined_utterances`) also plays ``more_paths`` after ``path``, each after
+    a pause of ``JOIN_PAUSE_S``; ``duration_s`` counts them all."""
 
     path: Path
     text: str
     targets: tuple[int, ...]
     duration_s: float
     set_name: str
+    more_paths: tuple[Path, ...] = ()
 
 
 def encode(text: str) -> tuple[int, ...]:
@@ -91,6 +96,38 @@ def non_speech_utterances(count: int, seed: int) -> list[Utterance]:
         Utterance(Path(f"<non-speech {i}>"), "", (), float(d), NON_SPEECH_SET)
         for i, d in enumerate(durations)
     ]
+
+
+def joined_utterances(
+    utterances: Sequence[Utterance], count: int, seed: int, *, max_s: float = JOIN_MAX_S
+) -> list[Utterance]:
+    """``count`` utterances of 2-3 others of ``utterances`` played one after another (text
+    joined by a space), so the recognizer also learns input longer than one sentence, as
+    ``transcribe``'s segments can be; drawn from ``seed``, each under ``max_s`` seconds."""
+    speech = [u for u in utterances if u.set_name != NON_SPEECH_SET and u.targets]
+    if count <= 0 or len(speech) < 2:
+        return []
+    rng = np.random.default_rng([seed, 11])
+    joined: list[Utterance] = []
+    for _ in range(count * 4):  # draws over max_s are skipped
+        if len(joined) == count:
+            break
+        parts = [speech[i] for i in rng.choice(len(speech), size=int(rng.integers(2, 4)))]
+        duration = sum(u.duration_s for u in parts) + JOIN_PAUSE_S * (len(parts) - 1)
+        if duration > max_s:
+            continue
+        text = " ".join(u.text for u in parts)
+        joined.append(
+            Utterance(
+                parts[0].path,
+                text,
+                encode(text),
+                duration,
+                "joined",
+                tuple(u.path for u in parts[1:]),
+            )
+        )
+    return joined
 
 
 def make_batches(
@@ -199,11 +236,17 @@ class TrainClips(Dataset[tuple[Tensor, Tensor, tuple[int, int, int]]]):
         return len(self.utterances)
 
     def _read(self, utt: Utterance) -> NDArray[np.float32]:
+        """The clip's samples (a joined utterance's parts with pauses); empty if unreadable."""
         try:
-            return self.loader(utt.path).samples
+            parts = [self.loader(path).samples for path in (utt.path, *utt.more_paths)]
         except InputError as exc:
             log.warning("skipping training clip: %s", exc)
             return np.zeros(0, dtype=np.float32)
+        if len(parts) == 1:
+            return parts[0]
+        pause = np.zeros(round(JOIN_PAUSE_S * SAMPLE_RATE), dtype=np.float32)
+        pieces = [piece for part in parts for piece in (pause, part)][1:]
+        return np.concatenate(pieces)
 
     def __getitem__(
         self, key: tuple[int, int, int, int]

@@ -19,9 +19,11 @@ from click.testing import CliRunner
 from facespeech.cli.speech_train import train as train_command
 from facespeech.pipelines.speech_train import TrainConfig, train
 from facespeech.pipelines.speech_train_data import (
+    JOIN_PAUSE_S,
     NON_SPEECH_SET,
     TrainClips,
     collate,
+    joined_utterances,
     load_utterances,
     make_batches,
     non_speech_utterances,
@@ -242,6 +244,26 @@ def test_non_speech_clips_are_rendered_with_empty_targets(tone_manifest: Path) -
     assert batch.target_lengths.tolist()[-3:] == [0, 0, 0]
 
 
+def test_joined_utterances_play_their_parts_in_a_row(tone_manifest: Path) -> None:
+    speech = load_utterances([f"{tone_manifest}:train"])
+    joined = joined_utterances(speech, 4, seed=0)
+    assert len(joined) == 4
+    clips = TrainClips(joined, seed=0)
+    by_path = {u.path: u for u in speech}
+    for i, utt in enumerate(joined):
+        parts = [by_path[p] for p in (utt.path, *utt.more_paths)]
+        assert 2 <= len(parts) <= 3
+        assert utt.text == " ".join(p.text for p in parts)
+        assert utt.duration_s == pytest.approx(
+            sum(p.duration_s for p in parts) + JOIN_PAUSE_S * (len(parts) - 1)
+        )
+        wave, targets, _ = clips[(0, 0, 1, i)]
+        assert len(wave) == round(utt.duration_s * 16_000)
+        assert len(targets) == len(utt.text)
+    assert joined_utterances(speech, 3, seed=0, max_s=0.9) == []  # every draw too long
+    assert joined_utterances(speech[:1], 3, seed=0) == []
+
+
 def test_training_with_every_augmentation_and_non_speech(
     tone_manifest: Path, tmp_path: Path
 ) -> None:
@@ -254,6 +276,7 @@ def test_training_with_every_augmentation_and_non_speech(
         codec_prob=0.3,
         babble_prob=0.5,
         non_speech_fraction=0.5,
+        joined_fraction=0.5,
         vtlp=True,
     )
     result = train(config)
