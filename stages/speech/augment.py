@@ -230,7 +230,8 @@ class BatchAugment(nn.Module):
         drr_db = self._uniform(DIRECT_TO_REVERB_DB, count, x.device)[:, None]
         predelay = self._uniform(RIR_PREDELAY_S, count, x.device)[:, None]
         t = torch.arange(round(RT60_S[1] * rate), device=x.device)[None, :] / rate
-        tail = torch.randn(count, t.shape[1], device=x.device) * torch.exp(-6.9078 * t / rt60)
+        decay = torch.exp(-math.log(1000.0) * t / rt60)  # amplitude down 60 dB at RT60
+        tail = torch.randn(count, t.shape[1], device=x.device) * decay
         damped = _band_limit(tail, rate, high_hz=RIR_DAMPED_HZ)
         blend = RIR_MAX_DAMPING * (t / rt60).clamp(max=1.0)
         tail = ((1 - blend) * tail + blend * damped) * (t >= predelay)
