@@ -3,7 +3,8 @@
 An energy voice-activity detector: the waveform is cut into ``FRAME_S`` frames; a frame is
 speech when its level (dBFS) is ``margin_db`` above the noise floor (a low percentile of the
 recent frame levels, once there are ``NOISE_MIN_S`` of them) and above ``min_speech_db``.
-Audio is buffered until ``max_segment_s`` have arrived, then cut in the longest pause of the
+A pause of ``end_pause_s`` ends a segment (once it holds ``MIN_SEGMENT_S``); audio without
+one is buffered until ``max_segment_s`` have arrived, then cut in the longest pause of the
 buffer's later part, or at its quietest moment when nobody paused. Each segment is trimmed to
 its speech plus ``pad_s`` on both sides; a segment without speech is dropped, so silence gives
 no segments at all.
@@ -35,12 +36,16 @@ NOISE_HISTORY_S = 30.0  # seconds of frame levels the noise floor is estimated o
 NOISE_MIN_S = 3.0
 SILENT_DB = -100.0  # level of digital silence (log of zero)
 MIN_SEGMENT_S = 1.0
-# The recognizer was trained on single read sentences (mostly 1-8 s) and loses words on longer
-# stretches. On a 5.5-minute file of speechocean762 dev sentences with 0.5 s pauses, beam + LM
-# WER was 62.9 % with segments of up to 15 s, 60.4 % with 10 s, 57.9 % with 8 s, 51.5 % with 6 s
-# and 52.4 % with 5 s (each sentence on its own: 52.4 %); under faint pink noise 63.2, 60.4,
-# 59.0, 54.2 and 54.2 %.
-MAX_SEGMENT_S = 6.0
+# The recognizer was trained on single read sentences (mostly 1-8 s) and loses words when a
+# segment holds several. On a 5.5-minute file of the 84 first speechocean762 dev sentences with
+# 0.5 s pauses, beam + LM WER was 62.9 % with segments of up to 15 s cut only at the longest
+# pause, 60.4 % with 10 s, 57.9 % with 8 s, 51.5 % with 6 s (each sentence on its own: 52.4 %);
+# but 6 s segments cut the 10 % of speechocean762 sentences that are longer (test WER 50.9 ->
+# 52.8 %). Ending a segment at any pause of END_PAUSE_S, with MAX_SEGMENT_S for speech without
+# one: 51.7 % on that file (54.5 % under faint pink noise), and the dev sentences one by one
+# unchanged at 52.0 % (a 0.5 s pause: 51.5 / 54.5 / 52.3 %; 1.0 s: 54.9 / 54.4 / 52.0 %).
+MAX_SEGMENT_S = 12.0
+END_PAUSE_S = 0.7
 # The quietest point is looked for with levels smoothed over this long, so a cut never lands
 # in the short dip inside a word.
 SMOOTH_S = 0.1
@@ -55,6 +60,7 @@ class Segmenter:
     Args:
         max_segment_s: longest segment in seconds (audio is cut at pauses to keep under it).
         min_pause_s: the shortest non-speech run that counts as a pause.
+        end_pause_s: a pause this long ends a segment (``None``: only ``max_segment_s`` cuts).
         pad_s: non-speech kept before the first and after the last speech frame of a segment.
         margin_db: how far above the noise floor a frame must be to count as speech.
         min_speech_db: frames quieter than this (dBFS) are never speech.
@@ -65,6 +71,7 @@ class Segmenter:
         *,
         max_segment_s: float = MAX_SEGMENT_S,
         min_pause_s: float = 0.25,
+        end_pause_s: float | None = END_PAUSE_S,
         pad_s: float = 0.5,
         margin_db: float = 12.0,
         min_speech_db: float = -55.0,
@@ -77,8 +84,11 @@ class Segmenter:
             raise ValueError(f"pad_s must be >= 0, got {pad_s}")
         if margin_db < 0:
             raise ValueError(f"margin_db must be >= 0, got {margin_db}")
+        if end_pause_s is not None and end_pause_s < min_pause_s:
+            raise ValueError(f"end_pause_s must be >= min_pause_s, got {end_pause_s}")
         self.max_segment_s = max_segment_s
         self.min_pause_s = min_pause_s
+        self.end_pause_s = end_pause_s
         self.pad_s = pad_s
         self.margin_db = margin_db
         self.min_speech_db = min_speech_db
@@ -102,24 +112,59 @@ class Segmenter:
             buffer = np.concatenate([buffer, block.samples])
             window = round(self.max_segment_s * rate)
             while len(buffer) >= window:
-                levels = _levels(buffer[:window], round(FRAME_S * rate))
-                floor = _floor(history, levels)
-                cut = self._cut_frame(levels, floor) * round(FRAME_S * rate)
-                segment = self._trim(buffer[:cut], levels, floor, rate)
+                cut, segment, levels = self._next_cut(buffer[:window], history, rate, full=True)
                 if segment is not None:
                     lo, hi = segment
                     offset_s = first_offset_s + (start + lo) / rate
                     yield Audio(source, buffer[lo:hi].copy(), rate, offset_s)
                 history.extend(levels[: cut // round(FRAME_S * rate)].tolist())
                 buffer, start = buffer[cut:], start + cut
-        if len(buffer):
-            levels = _levels(buffer, round(FRAME_S * rate))
-            segment = self._trim(buffer, levels, _floor(history, levels), rate)
+        while len(buffer):  # the end: cut at long pauses only
+            cut, segment, levels = self._next_cut(buffer, history, rate, full=False)
             if segment is not None:
                 lo, hi = segment
                 yield Audio(
                     source, buffer[lo:hi].copy(), rate, first_offset_s + (start + lo) / rate
                 )
+            history.extend(levels[: cut // round(FRAME_S * rate)].tolist())
+            buffer, start = buffer[cut:], start + cut
+
+    def _next_cut(
+        self, window: NDArray[np.float32], history: deque[float], rate: int, *, full: bool
+    ) -> tuple[int, tuple[int, int] | None, NDArray[np.float64]]:
+        """Where to cut ``window`` (samples), the speech range before the cut, frame levels.
+
+        A pause of ``end_pause_s`` after ``MIN_SEGMENT_S`` of audio ends the segment; a full
+        window (``max_segment_s``) without one is cut as :meth:`_cut_frame` says; a last,
+        shorter window without one is kept whole."""
+        frame = round(FRAME_S * rate)
+        levels = _levels(window, frame)
+        floor = _floor(history, levels)
+        cut_frame = self._end_pause(levels, floor)
+        if cut_frame is None:
+            cut_frame = self._cut_frame(levels, floor) if full else len(levels)
+        cut = min(len(window), cut_frame * frame)
+        return cut, self._trim(window[:cut], levels, floor, rate), levels
+
+    def _end_pause(self, levels: NDArray[np.float64], floor: float) -> int | None:
+        """Middle frame of the first pause of ``end_pause_s`` after ``MIN_SEGMENT_S``."""
+        if self.end_pause_s is None:
+            return None
+        speech = levels > self._threshold(floor)
+        if not speech.any():
+            return None
+        first_speech = int(np.argmax(speech))
+        for lo, hi in _runs(~speech):
+            mid = (lo + hi) // 2
+            long_enough = hi - lo >= self.end_pause_s / FRAME_S
+            if (
+                long_enough
+                and lo > first_speech
+                and mid >= MIN_SEGMENT_S / FRAME_S
+                and hi < len(levels)
+            ):
+                return mid
+        return None
 
     @staticmethod
     def _check(block: Audio, rate: int) -> None:

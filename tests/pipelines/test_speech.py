@@ -174,9 +174,9 @@ def test_evaluate_scores_every_row(tmp_path: Path, tiny_model: Path) -> None:
     )
     assert [f.path for f in report.files] == [one, two, tmp_path / "gone.wav"]
     assert [f.reference for f in report.files] == ["seg", "seg seg", "seg"]
-    assert [f.wer for f in report.files] == [0.0, 0.5, None]  # "two" is one segment
+    assert [f.wer for f in report.files] == [0.0, 0.0, None]  # a 1 s pause ends a segment
     assert report.n_failed == 1
     assert report.files[2].error is not None
-    assert report.wer == pytest.approx(2 / 4)  # one deletion in "two", all of "gone"
+    assert report.wer == pytest.approx(1 / 4)  # all of "gone"
     assert report.audio_s == pytest.approx(4.5)
     assert report.real_time_factor > 0

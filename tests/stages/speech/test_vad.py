@@ -155,3 +155,25 @@ def test_changing_sample_rate_is_refused() -> None:
 def test_bad_settings_raise(setting: str, value: float) -> None:
     with pytest.raises(ValueError, match=setting):
         Segmenter(**{setting: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("block_s", [0.37, 1.0, 30.0])
+def test_a_long_pause_ends_a_segment_a_short_one_does_not(block_s: float) -> None:
+    # Sentences of 2.0 and 2.5 s after a 0.9 s pause, then 2 s after a 0.3 s one (a breath),
+    # 3 s after 1.2 s of silence; the whole is under max_segment_s.
+    parts = [syllables(2.0), silence(0.9), syllables(2.5), silence(0.3), syllables(2.0)]
+    audio = np.concatenate([*parts, silence(1.2), syllables(3.0)])
+    segmenter = Segmenter(max_segment_s=12.0, end_pause_s=0.7, pad_s=0.1)
+    segments = list(segmenter(blocks(audio, block_s)))
+    assert spans(segments) == [
+        pytest.approx((0.0, 2.1), abs=0.041),
+        pytest.approx((2.8, 7.8), abs=0.041),
+        pytest.approx((8.8, 11.9), abs=0.041),
+    ]
+    # Without the rule, the 8.7 s before the last pause stay one segment with the rest.
+    assert len(list(Segmenter(max_segment_s=12.0, end_pause_s=None)(blocks(audio, 1.0)))) == 1
+
+
+def test_end_pause_shorter_than_a_pause_is_refused() -> None:
+    with pytest.raises(ValueError, match="end_pause_s"):
+        Segmenter(min_pause_s=0.3, end_pause_s=0.2)
