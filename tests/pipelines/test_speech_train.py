@@ -32,6 +32,15 @@ from facespeech.stages.speech.augment import WaveformAugment
 from facespeech.stages.speech.recognizer import ModelConfig, load_bundle
 
 TINY = ModelConfig(conv_channels=4, rnn_hidden=16, rnn_layers=1, dropout=0.1)
+EVERY_AUGMENTATION: dict[str, object] = {
+    "reverb_prob": 0.5,
+    "telephone_prob": 0.3,
+    "codec_prob": 0.3,
+    "babble_prob": 0.5,
+    "non_speech_fraction": 0.5,
+    "joined_fraction": 0.5,
+    "vtlp": True,
+}
 WORDS = ("one", "two", "three", "four")
 
 
@@ -267,18 +276,7 @@ def test_joined_utterances_play_their_parts_in_a_row(tone_manifest: Path) -> Non
 def test_training_with_every_augmentation_and_non_speech(
     tone_manifest: Path, tmp_path: Path
 ) -> None:
-    config = tiny_config(
-        tone_manifest,
-        tmp_path / "run",
-        epochs=1,
-        reverb_prob=0.5,
-        telephone_prob=0.3,
-        codec_prob=0.3,
-        babble_prob=0.5,
-        non_speech_fraction=0.5,
-        joined_fraction=0.5,
-        vtlp=True,
-    )
+    config = tiny_config(tone_manifest, tmp_path / "run", epochs=1, **EVERY_AUGMENTATION)
     result = train(config)
     assert result.epochs_done == 1
     log = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").open()]
@@ -293,12 +291,7 @@ def test_training_on_cuda_with_every_augmentation(tone_manifest: Path, tmp_path:
         epochs=2,
         device="cuda",
         precision="bf16",
-        reverb_prob=0.5,
-        telephone_prob=0.5,
-        codec_prob=0.5,
-        babble_prob=0.5,
-        non_speech_fraction=0.5,
-        vtlp=True,
+        **EVERY_AUGMENTATION,
     )
     result = train(config)
     assert result.epochs_done == 2
