@@ -19,7 +19,7 @@ from facespeech.cli.common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 )
 @click.option(
     "--voices",
-    default="espeak,kal,kal16,awb,festival-kal",
+    default="espeak,kal,kal16,awb,festival-kal,festival-ked",
     show_default=True,
     help="Voice families, comma-separated (rms, slt and us-slt-hts are held out of training).",
 )

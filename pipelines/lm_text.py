@@ -8,7 +8,9 @@ from one source:
 - a WordNet database folder (one holding ``data.noun``, e.g. Debian's ``wordnet-base``,
   ``/usr/share/wordnet``): every gloss and every quoted usage example;
 - any other file (``.gz`` allowed): plain text, one sentence per line or running prose, cut at
-  sentence punctuation.
+  sentence punctuation. A file with blank lines is read as paragraphs (the lines between blank
+  lines joined), so the hard-wrapped prose of e-texts ("...half\nyour fortune...") is not cut
+  at every line end.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from facespeech.stages.speech.text import normalize_transcript
 WORDNET_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
 # WordNet data lines: "offset lex_filenum ss_type w_cnt word lex_id ... | gloss; "example"".
 _QUOTED = re.compile(r'"([^"]+)"')
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
+# A sentence ends at . ! ? ; : and any closing quote or bracket after it ('child." He').
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?;:])|(?<=[.!?;:][\"')\]\u201d\u2019]))\s+")
 
 
 def read_lm_text(spec: str) -> Iterator[list[str]]:
@@ -65,6 +68,18 @@ def _wordnet_lines(folder: Path) -> Iterator[str]:
 
 def _prose_lines(path: Path) -> Iterator[str]:
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as lines:
-        for line in lines:
-            yield from _SENTENCE_END.split(line)
+    with opener(path, "rt", encoding="utf-8", errors="replace") as text:
+        lines = text.read().splitlines()
+    if any(not line.strip() for line in lines):
+        # Paragraphs: a line break inside one is only wrapping, not a sentence end.
+        paragraphs: list[str] = []
+        current: list[str] = []
+        for line in [*lines, ""]:
+            if line.strip():
+                current.append(line.strip())
+            elif current:
+                paragraphs.append(" ".join(current))
+                current = []
+        lines = paragraphs
+    for line in lines:
+        yield from _SENTENCE_END.split(line)

@@ -3,7 +3,7 @@
 ``select_sentences`` picks training text (``lm_text`` sources: WordNet, plain text, ``:train``
 manifest rows), keeps sentences of 3-15 words and drops every sentence that is a dev or test
 transcript. ``synthesize`` renders them with espeak-ng (its English accents and voice variants),
-flite's voices kal, kal16 and awb, and festival's kal_diphone (family ``festival-kal``), drawing
+flite's voices kal, kal16 and awb, and festival's kal_diphone and ked_diphone (families ``festival-kal``, ``festival-ked``), drawing
 voice, rate, pitch and volume per sentence from a seeded ``numpy.random.Generator``, and writes
 ``audio/NNN/NNNNNN.wav`` plus ``manifest.tsv`` (``path, transcript, speaker, split=train,
 duration``) for ``speechpipe train``.
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 MIN_WORDS = 3
 MAX_WORDS = 15
 FLITE_VOICES = ("kal", "kal16", "awb")
-FESTIVAL_VOICES = {"festival-kal": "kal_diphone"}  # family -> festival's voice name
+FESTIVAL_VOICES = {"festival-kal": "kal_diphone", "festival-ked": "ked_diphone"}  # family -> voice
 HELD_OUT_VOICES = frozenset({"rms", "slt", "us-slt-hts"})  # the unseen-voice test set
 ALL_VOICES = ("espeak", *FLITE_VOICES, *FESTIVAL_VOICES)
 ESPEAK_LANGUAGES = (

@@ -150,6 +150,15 @@ def test_vocabulary_drops_unfinished_words() -> None:
     assert result.text != "fiv"
 
 
+def test_vocabulary_finds_words_whose_letters_are_unlikely() -> None:
+    # "she-ro": 'z' is e**-7 where 's' leads, below the open-vocabulary cut-off (e**-5), so
+    # without a vocabulary 'z' is never tried; with the digit words it must still be found.
+    em = emissions([*spell("__"), {"s": 0.85, "z": 0.001}, *spell("HEERO__")])
+    assert BeamSearchDecoder(beam_width=8).char_min_log_prob == -5.0
+    result = BeamSearchDecoder(beam_width=8, vocabulary=["zero", "one", "two"])(em)
+    assert result.text == "zero"
+
+
 def test_vocabulary_words_are_checked() -> None:
     with pytest.raises(ValueError, match="Five"):
         BeamSearchDecoder(vocabulary=["Five"])

@@ -27,12 +27,6 @@ def espeak() -> None:
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
 
 
-@pytest.fixture
-def festival_kal() -> None:
-    if TtsPrograms().available(["festival-kal"]) != ["festival-kal"]:
-        pytest.skip("festival or its kal voice is missing (apt-get install festvox-kallpc16k)")
-
-
 def _manifest(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as f:
         return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
@@ -58,13 +52,23 @@ def test_synth_command_writes_16k_mono_wavs_and_manifest(tmp_path: Path) -> None
         assert 0.3 < info.duration < 10.0
 
 
-@pytest.mark.usefixtures("festival_kal")
-def test_festival_kal_renders_16k_mono_speech(tmp_path: Path) -> None:
-    result = synthesize(["the cat sat on the mat"], tmp_path, voices=["festival-kal"], seed=1)
+@pytest.mark.parametrize(
+    ("family", "voice", "package"),
+    [
+        ("festival-kal", "kal_diphone", "festvox-kallpc16k"),
+        ("festival-ked", "ked_diphone", "festvox-kdlpc16k"),
+    ],
+)
+def test_festival_voices_render_16k_mono_speech(
+    tmp_path: Path, family: str, voice: str, package: str
+) -> None:
+    if TtsPrograms().available([family]) != [family]:
+        pytest.skip(f"festival or its {voice} voice is missing (apt-get install {package})")
+    result = synthesize(["the cat sat on the mat"], tmp_path, voices=[family], seed=1)
 
     assert result.failures == []
     [row] = _manifest(result.manifest)
-    assert (row["transcript"], row["speaker"]) == ("the cat sat on the mat", "festival:kal_diphone")
+    assert (row["transcript"], row["speaker"]) == ("the cat sat on the mat", f"festival:{voice}")
     samples, rate = sf.read(tmp_path / row["path"], dtype="float32", always_2d=True)
     assert (rate, samples.shape[1]) == (16_000, 1)
     assert 0.5 < samples.shape[0] / rate < 5.0
