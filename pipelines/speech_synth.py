@@ -3,8 +3,9 @@
 ``select_sentences`` picks training text (``lm_text`` sources: WordNet, plain text, ``:train``
 manifest rows), keeps sentences of 3-15 words and drops every sentence that is a dev or test
 transcript. ``synthesize`` renders them with espeak-ng (its English accents and voice variants),
-flite's voices kal, kal16 and awb, and festival's kal_diphone and ked_diphone (families ``festival-kal``, ``festival-ked``), drawing
-voice, rate, pitch and volume per sentence from a seeded ``numpy.random.Generator``, and writes
+flite's voices kal, kal16 and awb, and festival's kal_diphone and ked_diphone (families
+``festival-kal``, ``festival-ked``), drawing voice, rate, pitch and volume per sentence from a
+seeded ``numpy.random.Generator``, and writes
 ``audio/NNN/NNNNNN.wav`` plus ``manifest.tsv`` (``path, transcript, speaker, split=train,
 duration``) for ``speechpipe train``.
 
