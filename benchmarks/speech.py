@@ -2,7 +2,8 @@
 
 For each set (speechocean762 dev and test, fsdd test with and without the digit vocabulary,
 and issue 10's held-out TTS voices, flite rms and slt, which ``tts_heldout.py`` builds into a
-cache folder; skipped, saying why, where flite is not installed) it measures word and character
+cache folder, reading sentences and, with and without the vocabulary, digits; skipped, saying
+why, where flite is not installed) it measures word and character
 error rate (jiwer, after ``normalize_transcript`` on both sides) and real-time factor of our
 default model, greedy and beam search with the language model, and of pocketsphinx 5 with its
 bundled en-us model (a JSGF digit grammar where ours gets the digit vocabulary), in the same
@@ -67,6 +68,7 @@ LONG_S = 3600.0  # the "one-hour file"
 QUICK_LONG_S = 120.0
 THREADS = 2  # the CPU budget of the targets
 TTS_HELDOUT = "tts-heldout"  # EvalSet.corpus of the set tts_heldout.py builds (not under --data)
+TTS_DIGITS = "tts-digits"  # EvalSet.corpus of tts_heldout.py's digits set
 # The long file cycles through these sets' clips (real read speech, with pauses between).
 LONG_FILE_SETS = ("speechocean762-test", "speechocean762-dev")
 # The long file is transcribed twice: default decoding (beam + LM), then greedy.
@@ -87,6 +89,8 @@ EVAL_SETS = (
     EvalSet("fsdd-test", "fsdd", "test"),
     EvalSet("fsdd-test-digits", "fsdd", "test", DIGITS),
     EvalSet("tts-heldout", TTS_HELDOUT, "test"),
+    EvalSet("tts-digits", TTS_DIGITS, "test"),
+    EvalSet("tts-digits-vocab", TTS_DIGITS, "test", DIGITS),
 )
 
 
@@ -103,6 +107,8 @@ def set_manifest(eval_set: EvalSet, args: argparse.Namespace) -> Path:
     if eval_set.corpus == TTS_HELDOUT:
         _log(f"{eval_set.name}: building (or checking) the set in {args.tts_cache}")
         return tts_heldout.build(args.tts_cache, speech_data=args.data)
+    if eval_set.corpus == TTS_DIGITS:
+        return tts_heldout.build_digits(args.tts_digits_cache)
     return args.data / eval_set.corpus / "manifest.tsv"
 
 
@@ -266,6 +272,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=tts_heldout.DEFAULT_OUT,
         help="folder for the held-out TTS set (built there on first use)",
     )
+    parser.add_argument(
+        "--tts-digits-cache",
+        type=Path,
+        default=tts_heldout.DEFAULT_DIGITS_OUT,
+        help="folder for the held-out voices' digits set (built there on first use)",
+    )
     parser.add_argument("--no-peer", action="store_true", help="leave pocketsphinx out")
     parser.add_argument(
         "--long-s",
@@ -345,8 +357,12 @@ def main(argv: list[str] | None = None) -> int:
             continue
         utterances = load_set(manifest, eval_set, limit)
         data["sets"][eval_set.name] = evaluate_set(eval_set, utterances, args)
-        if eval_set.corpus == TTS_HELDOUT:
-            data["sets"][eval_set.name]["about"] = tts_heldout.DESCRIPTION
+        if eval_set.corpus in (TTS_HELDOUT, TTS_DIGITS):
+            data["sets"][eval_set.name]["about"] = (
+                tts_heldout.DESCRIPTION
+                if eval_set.corpus == TTS_HELDOUT
+                else tts_heldout.DIGITS_DESCRIPTION
+            )
             data["versions"]["flite"] = tts_heldout.flite_version()
     long_s = args.long_s if args.long_s is not None else (QUICK_LONG_S if args.quick else LONG_S)
     if long_s > 0 and args.ours_pending:

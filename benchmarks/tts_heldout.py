@@ -23,6 +23,12 @@ lists the expected rows, with every file present, is kept as it is.
     .venv/bin/python benchmarks/tts_heldout.py [--out ~/.cache/facespeech/tts-heldout]
 
 ``benchmarks/speech.py`` builds it through :func:`build` as its ``tts-heldout`` set.
+
+A second, smaller set stands in for digits by a speaker no model here has heard (the fsdd
+speakers of ``../shared`` are all in training): :func:`build_digits` renders the ten digit words
+by rms and slt at three duration stretches (0.8, 1.0, 1.25: faster, as is, slower), 60 clips in
+``~/.cache/facespeech/tts-digits`` (``--digits``); ``benchmarks/speech.py``'s ``tts-digits``
+sets.
 """
 
 from __future__ import annotations
@@ -51,6 +57,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEECH_DATA = REPO_ROOT.parent / "shared" / "data" / "speech"
 DEFAULT_WORDNET = Path("/usr/share/wordnet")
 DEFAULT_OUT = Path.home() / ".cache" / "facespeech" / "tts-heldout"
+DEFAULT_DIGITS_OUT = Path.home() / ".cache" / "facespeech" / "tts-digits"
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+DIGIT_STRETCHES = (0.8, 1.0, 1.25)  # flite's duration_stretch: faster, as is, slower
 VOICES = ("rms", "slt")  # alternating, the first line spoken by rms
 SHUFFLE_SEED = 0  # `speech_synth sentences --seed` default, as in MODEL_CARD.md
 N_SENTENCES = 200  # the last lines of the list
@@ -66,6 +75,12 @@ DESCRIPTION = (
     "training uses lines before 150,001), spoken by flite's rms and slt alternately (voices "
     "held out of training), 16 kHz. The shipped LM's text excludes these sentences "
     "(`build-lm --exclude`, lm.md)"
+)
+
+DIGITS_DESCRIPTION = (
+    "the ten digit words spoken by flite's rms and slt (voices held out of training) at "
+    "duration stretches 0.8, 1.0 and 1.25, 60 clips built by `benchmarks/tts_heldout.py "
+    "--digits`: digits by voices no model here has heard (the fsdd speakers are all in training)"
 )
 
 
@@ -138,13 +153,37 @@ def _speaker(index: int) -> str:
     return f"flite:{VOICES[index % len(VOICES)]}"
 
 
-def _expected_rows(lines: Sequence[Line]) -> list[tuple[str, str, str, str]]:
-    """(path, transcript, speaker, split) per line: the manifest without durations."""
-    return [(_relative_path(ln), ln.text, _speaker(i), "test") for i, ln in enumerate(lines)]
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """One clip to render: its manifest row (without duration) and flite's duration stretch."""
+
+    path: str
+    text: str
+    speaker: str  # "flite:rms"
+    split: str
+    stretch: float = 1.0
+
+    def row(self) -> tuple[str, str, str, str]:
+        return (self.path, self.text, self.speaker, self.split)
 
 
-def manifest_matches(out_dir: Path, lines: Sequence[Line]) -> bool:
-    """Whether ``out_dir/manifest.tsv`` lists exactly ``lines`` and every file is there."""
+def _expected_clips(lines: Sequence[Line]) -> list[Clip]:
+    """The sentence set's clips, one per line, rms and slt alternating."""
+    return [Clip(_relative_path(ln), ln.text, _speaker(i), "test") for i, ln in enumerate(lines)]
+
+
+def digit_clips() -> list[Clip]:
+    """The digits set: every digit word by every voice at every stretch (60 clips)."""
+    return [
+        Clip(f"audio/{voice}-{stretch:.2f}-{word}.wav", word, f"flite:{voice}", "test", stretch)
+        for voice in VOICES
+        for stretch in DIGIT_STRETCHES
+        for word in DIGIT_WORDS
+    ]
+
+
+def manifest_matches(out_dir: Path, clips: Sequence[Clip]) -> bool:
+    """Whether ``out_dir/manifest.tsv`` lists exactly ``clips`` and every file is there."""
     manifest = out_dir / "manifest.tsv"
     if not manifest.is_file():
         return False
@@ -153,14 +192,16 @@ def manifest_matches(out_dir: Path, lines: Sequence[Line]) -> bool:
     if not records or tuple(records[0]) != MANIFEST_COLUMNS:
         return False
     found = [tuple(r[:4]) for r in records[1:]]
-    return found == _expected_rows(lines) and all((out_dir / r[0]).is_file() for r in found)
+    expected = [clip.row() for clip in clips]
+    return found == expected and all((out_dir / r[0]).is_file() for r in found)
 
 
-def _render_one(voice: str, text: str, target: Path, raw: Path) -> float:
+def _render_one(voice: str, text: str, target: Path, raw: Path, stretch: float = 1.0) -> float:
     """Render one sentence to ``target`` (16 kHz mono PCM 16); its duration in seconds."""
+    settings = [] if stretch == 1.0 else ["--setf", f"duration_stretch={stretch}"]
     try:
         subprocess.run(
-            [*flite_program(voice), "-t", text, "-o", str(raw)],
+            [*flite_program(voice), *settings, "-t", text, "-o", str(raw)],
             capture_output=True,
             check=True,
             timeout=FLITE_TIMEOUT_S,
@@ -185,8 +226,13 @@ def render(lines: Sequence[Line], out_dir: Path) -> Path:
     ``out_dir/manifest.tsv`` last; returns the manifest. Kept as it is when it already lists
     ``lines`` with every file present. Raises ``HeldOutUnavailable`` without flite and
     ``RuntimeError`` when flite fails on a sentence (the set must be complete)."""
+    return render_clips(_expected_clips(lines), out_dir)
+
+
+def render_clips(clips: Sequence[Clip], out_dir: Path) -> Path:
+    """``render`` for any clips (see there)."""
     manifest = out_dir / "manifest.tsv"
-    if manifest_matches(out_dir, lines):
+    if manifest_matches(out_dir, clips):
         log.info("%s: up to date", manifest)
         return manifest
     for voice in VOICES:  # fail before writing anything without flite
@@ -195,10 +241,10 @@ def render(lines: Sequence[Line], out_dir: Path) -> Path:
     rows = []
     with tempfile.TemporaryDirectory(prefix="tts-heldout-") as tmp:
         raw = Path(tmp) / "raw.wav"
-        for path, text, speaker, split in _expected_rows(lines):
-            voice = speaker.removeprefix("flite:")
-            duration_s = _render_one(voice, text, out_dir / path, raw)
-            rows.append((path, text, speaker, split, f"{duration_s:.3f}"))
+        for clip in clips:
+            voice = clip.speaker.removeprefix("flite:")
+            duration_s = _render_one(voice, clip.text, out_dir / clip.path, raw, clip.stretch)
+            rows.append((*clip.row(), f"{duration_s:.3f}"))
     partial = out_dir / "manifest.tsv.part"
     with partial.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, delimiter="\t", quoting=csv.QUOTE_NONE, lineterminator="\n")
@@ -224,6 +270,12 @@ def build(
     return render(lines, out_dir)
 
 
+def build_digits(out_dir: Path = DEFAULT_DIGITS_OUT) -> Path:
+    """The digits set (``digit_clips``) in ``out_dir``: its manifest. Raises
+    ``HeldOutUnavailable`` without flite."""
+    return render_clips(digit_clips(), out_dir)
+
+
 def flite_version() -> str:
     """``flite --version``'s version, e.g. ``2.2-current Sep 2018``; "" without it."""
     flite = shutil.which("flite")
@@ -238,13 +290,19 @@ def flite_version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="cache folder")
+    parser.add_argument("--out", type=Path, default=None, help="cache folder")
+    parser.add_argument(
+        "--digits", action="store_true", help="build the digits set (60 clips) instead"
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_SPEECH_DATA, help="shared speech data")
     parser.add_argument("--wordnet", type=Path, default=DEFAULT_WORDNET)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
     try:
-        manifest = build(args.out, speech_data=args.data, wordnet=args.wordnet)
+        if args.digits:
+            manifest = build_digits(args.out or DEFAULT_DIGITS_OUT)
+        else:
+            manifest = build(args.out or DEFAULT_OUT, speech_data=args.data, wordnet=args.wordnet)
     except HeldOutUnavailable as exc:
         print(f"tts_heldout: {exc}", file=sys.stderr)
         return 2

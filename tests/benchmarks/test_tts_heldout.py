@@ -93,3 +93,28 @@ def test_sentence_list_gives_the_documented_last_200_lines() -> None:
 
     tts_heldout.check_lines(lines)  # the line numbers and the SHA-256 of the text
     assert (lines[0].number, lines[-1].number) == (156_807, 157_006)
+
+
+def test_digit_clips_cover_every_digit_voice_and_stretch() -> None:
+    clips = tts_heldout.digit_clips()
+
+    assert len(clips) == len({c.path for c in clips}) == 60
+    assert {c.text for c in clips} == set(tts_heldout.DIGIT_WORDS)
+    assert {(c.speaker, c.stretch) for c in clips} == {
+        (f"flite:{v}", s) for v in ("rms", "slt") for s in (0.8, 1.0, 1.25)
+    }
+    assert {c.split for c in clips} == {"test"}
+
+
+@pytest.mark.usefixtures("flite")
+def test_render_clips_applies_the_duration_stretch(tmp_path: Path) -> None:
+    clips = [
+        tts_heldout.Clip(f"audio/{s}.wav", "seven", "flite:slt", "test", s) for s in (0.8, 1.25)
+    ]
+
+    manifest = tts_heldout.render_clips(clips, tmp_path)
+
+    rows = read_manifest(f"{manifest}:test")
+    assert [r.transcript for r in rows] == ["seven", "seven"]
+    fast, slow = (r.duration_s or 0.0 for r in rows)
+    assert 0.2 < fast < slow  # 1.25 is slower speech, so longer
