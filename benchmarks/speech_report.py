@@ -215,7 +215,10 @@ def render(data: dict[str, Any]) -> str:
         lines.append(f"| {t['target']} | {t['measured']} | {met} |")
     if any(name.startswith("fsdd") for name in data["sets"]):
         lines += ["", FSDD_NOTE]
+    abouts: dict[str, list[str]] = {}  # one paragraph per description, naming its sets
     for name, s in data["sets"].items():
         if s.get("about"):
-            lines += ["", f"{name}: {s['about']}."]
+            abouts.setdefault(s["about"], []).append(name)
+    for about, names in abouts.items():
+        lines += ["", f"{' and '.join(names)}: {about}."]
     return "\n".join(lines)
