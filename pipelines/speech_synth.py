@@ -4,8 +4,8 @@
 manifest rows), keeps sentences of 3-15 words and drops every sentence that is a dev or test
 transcript. ``synthesize`` renders them with espeak-ng (its English accents and voice variants),
 flite's voices kal, kal16 and awb, and festival's kal_diphone and ked_diphone (families
-``festival-kal``, ``festival-ked``), drawing voice, rate, pitch and volume per sentence from a
-seeded ``numpy.random.Generator``, and writes
+``festival-kal``, ``festival-ked``), drawing voice, rate, pitch, volume and vocal tract length
+per sentence from a seeded ``numpy.random.Generator``, and writes
 ``audio/NNN/NNNNNN.wav`` plus ``manifest.tsv`` (``path, transcript, speaker, split=train,
 duration``) for ``speechpipe train``.
 
@@ -72,9 +72,19 @@ ESPEAK_RATE_WPM = (130, 200)  # -s: words per minute (espeak's default 175)
 ESPEAK_PITCH = (25, 75)  # -p: 0-99 (default 50)
 ESPEAK_AMPLITUDE = (60, 160)  # -a: 0-200 (default 100)
 FLITE_STRETCH = (0.85, 1.2)  # duration_stretch: > 1 speaks slower
-FLITE_F0_HZ = (85.0, 135.0)  # int_f0_target_mean: the voices are male, about 95-110 Hz
+# Heard F0 (after the vocal tract scaling below): the flite and festival voices are all male
+# (95-110 Hz of their own); up to 210 Hz, with formants raised alike, they stand in for women's
+# and children's voices, which no usable voice here has (slt is held out).
+FLITE_F0_HZ = (85.0, 210.0)  # int_f0_target_mean
+FESTIVAL_F0_HZ = (90.0, 210.0)  # int_lr_params target_f0_mean (kal_diphone's own is 105)
 FESTIVAL_STRETCH = (0.85, 1.2)  # Duration_Stretch: > 1 slower (kal_diphone's own is 1.1)
-FESTIVAL_F0_HZ = (90.0, 140.0)  # int_lr_params target_f0_mean (kal_diphone's own is 105)
+# Vocal tract scale: a clip is rendered slower and lower by this factor, then played back that
+# much faster (resampled), which multiplies formants and F0 by it and keeps the tempo drawn.
+# Drawn higher for higher voices (a shorter tract goes with a higher pitch); espeak's variants
+# already span sexes and ages, so its range is narrower and independent of pitch.
+TRACT_SCALE_LOW_VOICE = (0.92, 1.06)  # at the lowest F0 drawn
+TRACT_SCALE_RISE = 0.16  # added at the highest F0 drawn
+ESPEAK_TRACT_SCALE = (0.94, 1.1)
 TTS_TIMEOUT_S = 60.0
 CHUNK_SIZE = 64  # sentences per worker task: amortises process hand-over
 MANIFEST_COLUMNS = ("path", "transcript", "speaker", "split", "duration")
@@ -154,15 +164,18 @@ class TtsPrograms:
 
     def command(self, voice: str, text: str, wav: Path, settings: dict[str, float]) -> list[str]:
         """The command line rendering ``text`` to ``wav`` with ``voice`` and ``settings``."""
+        # Rendered slower and lower by the tract scale: _render_chunk plays it back faster.
+        tract = settings.get("tract", 1.0)
         if voice.startswith("festival:"):
             # Selecting the voice sets Duration_Stretch and int_lr_params, so these follow it;
             # a target_f0_mean consed in front wins the lookup and keeps the voice's own F0
             # deviation and model statistics.
             utterance = f"(utt.synth (Utterance Text {_scheme_string(text)}))"
+            f0 = settings["f0"] / tract
             return [
                 *self._festival(voice.removeprefix("festival:")),
-                f"(Parameter.set 'Duration_Stretch {settings['stretch']:.3f})",
-                f"(set! int_lr_params (cons '(target_f0_mean {settings['f0']:.1f}) int_lr_params))",
+                f"(Parameter.set 'Duration_Stretch {settings['stretch'] * tract:.3f})",
+                f"(set! int_lr_params (cons '(target_f0_mean {f0:.1f}) int_lr_params))",
                 f"(utt.save.wave {utterance} {_scheme_string(wav)} 'riff)",
             ]
         if voice.startswith("espeak:"):
@@ -171,7 +184,7 @@ class TtsPrograms:
             data = ["--path", str(self.prefix)] if self.prefix else []
             return [
                 espeak, *data, "-v", voice.removeprefix("espeak:"),
-                "-s", str(int(settings["rate"])), "-p", str(int(settings["pitch"])),
+                "-s", str(round(settings["rate"] / tract)), "-p", str(int(settings["pitch"])),
                 "-a", str(int(settings["amplitude"])), "-w", str(wav), "--", text,
             ]  # fmt: skip
         name = voice.removeprefix("flite:")
@@ -179,8 +192,8 @@ class TtsPrograms:
         program = [own] if own else [str(self.program("flite")), "-voice", name]
         return [
             *program,
-            "--setf", f"duration_stretch={settings['stretch']:.3f}",
-            "--setf", f"int_f0_target_mean={settings['f0']:.1f}",
+            "--setf", f"duration_stretch={settings['stretch'] * tract:.3f}",
+            "--setf", f"int_f0_target_mean={settings['f0'] / tract:.1f}",
             "-t", text, "-o", str(wav),
         ]  # fmt: skip
 
@@ -248,6 +261,14 @@ def check_voices(voices: Sequence[str]) -> None:
             raise ValueError(f"unknown voice {voice!r}; choose from {', '.join(ALL_VOICES)}")
 
 
+def _pitch_and_tract(rng: np.random.Generator, f0_range: tuple[float, float]) -> dict[str, float]:
+    """A heard F0 (Hz) and a vocal tract scale that rises with it."""
+    low, high = f0_range
+    f0 = rng.uniform(low, high)
+    tract = rng.uniform(*TRACT_SCALE_LOW_VOICE) + TRACT_SCALE_RISE * (f0 - low) / (high - low)
+    return {"f0": f0, "tract": tract}
+
+
 def plan_jobs(sentences: Sequence[str], voices: Sequence[str], seed: int) -> list[_Job]:
     """One voice configuration per sentence, drawn from a generator seeded with ``seed``."""
     rng = np.random.default_rng(seed)
@@ -262,16 +283,16 @@ def plan_jobs(sentences: Sequence[str], voices: Sequence[str], seed: int) -> lis
                 "rate": float(rng.integers(*ESPEAK_RATE_WPM, endpoint=True)),
                 "pitch": float(rng.integers(*ESPEAK_PITCH, endpoint=True)),
                 "amplitude": float(rng.integers(*ESPEAK_AMPLITUDE, endpoint=True)),
+                "tract": rng.uniform(*ESPEAK_TRACT_SCALE),
             }
         elif family in FESTIVAL_VOICES:
             voice = f"festival:{FESTIVAL_VOICES[family]}"
-            settings = {
-                "stretch": rng.uniform(*FESTIVAL_STRETCH),
-                "f0": rng.uniform(*FESTIVAL_F0_HZ),
-            }
+            settings = {"stretch": rng.uniform(*FESTIVAL_STRETCH)}
+            settings.update(_pitch_and_tract(rng, FESTIVAL_F0_HZ))
         else:
             voice = f"flite:{family}"
-            settings = {"stretch": rng.uniform(*FLITE_STRETCH), "f0": rng.uniform(*FLITE_F0_HZ)}
+            settings = {"stretch": rng.uniform(*FLITE_STRETCH)}
+            settings.update(_pitch_and_tract(rng, FLITE_F0_HZ))
         jobs.append(_Job(index, text, voice, settings))
     return jobs
 
@@ -297,8 +318,10 @@ def _render_chunk(args: tuple[TtsPrograms, Path, list[_Job]]) -> list[_Rendered]
                 rows.append(_Rendered(job.index, job.voice, job.text, 0.0, str(exc)))
                 continue
             mono = samples.mean(axis=1)
-            if rate != SAMPLE_RATE:
-                mono = soxr.resample(mono, rate, SAMPLE_RATE).astype(np.float32)
+            # Read at tract x its rate, the clip plays faster: formants and F0 scale up.
+            played_rate = rate * job.settings.get("tract", 1.0)
+            if played_rate != SAMPLE_RATE:
+                mono = soxr.resample(mono, played_rate, SAMPLE_RATE).astype(np.float32)
             if mono.size == 0 or not np.any(mono):
                 rows.append(_Rendered(job.index, job.voice, job.text, 0.0, "no audio"))
                 continue

@@ -13,6 +13,8 @@ from click.testing import CliRunner
 from facespeech.cli.speech_synth import synth
 from facespeech.pipelines.speech_synth import (
     TtsPrograms,
+    _Job,
+    _render_chunk,
     plan_jobs,
     select_sentences,
     synthesize,
@@ -96,8 +98,43 @@ def test_festival_settings_vary_per_sentence() -> None:
     jobs = plan_jobs([f"sentence number {i}" for i in range(20)], ["festival-kal"], seed=0)
     assert {job.voice for job in jobs} == {"festival:kal_diphone"}
     assert all(0.85 <= job.settings["stretch"] <= 1.2 for job in jobs)
-    assert all(90.0 <= job.settings["f0"] <= 140.0 for job in jobs)
+    assert all(90.0 <= job.settings["f0"] <= 210.0 for job in jobs)
     assert len({round(job.settings["f0"]) for job in jobs}) > 10
+
+
+def test_vocal_tract_scale_rises_with_pitch() -> None:
+    jobs = plan_jobs([f"sentence number {i}" for i in range(400)], ["kal", "festival-ked"], seed=0)
+    f0 = np.array([job.settings["f0"] for job in jobs])
+    tract = np.array([job.settings["tract"] for job in jobs])
+    assert tract.min() >= 0.92
+    assert tract.max() <= 1.22
+    assert tract[f0 > 180].mean() > tract[f0 < 110].mean() + 0.1
+
+
+def test_tract_scale_renders_slower_and_lower_to_be_played_faster() -> None:
+    settings = {"stretch": 1.1, "f0": 180.0, "tract": 1.2}
+    command = TtsPrograms().command("flite:kal16", "a b", Path("x.wav"), settings)
+    assert "duration_stretch=1.320" in command
+    assert "int_f0_target_mean=150.0" in command
+
+
+@pytest.mark.usefixtures("espeak")
+def test_tract_scale_raises_formants_and_keeps_the_tempo(tmp_path: Path) -> None:
+    def render(index: int, tract: float) -> np.ndarray:
+        settings = {"rate": 160.0, "pitch": 50.0, "amplitude": 100.0, "tract": tract}
+        job = _Job(index, "the quick brown fox jumps over the lazy dog", "espeak:en-us", settings)
+        [row] = _render_chunk((TtsPrograms(), tmp_path, [job]))
+        assert row.error is None
+        samples, _ = sf.read(tmp_path / f"audio/000/{index:06d}.wav", dtype="float32")
+        return samples
+
+    def centroid_hz(samples: np.ndarray) -> float:
+        power = np.abs(np.fft.rfft(samples)) ** 2
+        return float((np.fft.rfftfreq(samples.size, 1 / 16_000) * power).sum() / power.sum())
+
+    plain, shorter_tract = render(0, 1.0), render(1, 1.2)
+    assert shorter_tract.size == pytest.approx(plain.size, rel=0.05)
+    assert centroid_hz(shorter_tract) > 1.1 * centroid_hz(plain)
 
 
 def test_held_out_voices_are_refused(tmp_path: Path) -> None:
