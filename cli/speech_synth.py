@@ -44,6 +44,10 @@ def synth(
 ) -> None:
     """Render TEXTFILE (one sentence per line) to 16 kHz mono WAV clips and OUT/manifest.tsv.
 
+    Each sentence gets a voice family and its own rate, pitch, volume and vocal tract length
+    (formants scaled 0.92-1.22 by resampling, the tempo kept), drawn from --seed: the male
+    flite and festival voices also speak as higher, shorter-tract voices.
+
     \b
     Example:
       speechpipe synth sentences.txt --out ~/.cache/facespeech/synth --jobs 8
