@@ -50,6 +50,14 @@ def _speed_factors(text: str) -> tuple[float, ...]:
     type=click.Path(dir_okay=False, path_type=str),
     help="Start from this model's weights ('default': the shipped one), size flags ignored.",
 )
+@click.option(
+    "--warm-start",
+    "warm_start_from",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Start a model of the size flags from this one's weights ('default': the shipped one)"
+    " wherever name and shape match, e.g. a deeper model keeps the convolutions and the first"
+    " GRU layers; the rest start at random.",
+)
 @click.option("--epochs", type=click.IntRange(min=1), default=40, show_default=True)
 @click.option(
     "--batch-seconds",
@@ -198,6 +206,7 @@ def train(
     out_dir: str,
     resume: bool,
     init_from: str | None,
+    warm_start_from: str | None,
     epochs: int,
     batch_seconds: float,
     lr: float,
@@ -252,6 +261,11 @@ def train(
         if init_from is not None:
             init_path = default_model_path() if init_from == "default" else Path(init_from)
             model = load_bundle(init_path).model.config
+        warm_path = None
+        if warm_start_from is not None:
+            warm_path = (
+                default_model_path() if warm_start_from == "default" else Path(warm_start_from)
+            )
         config = TrainConfig(
             train_specs=train_specs,
             dev_specs=dev_specs,
@@ -279,6 +293,7 @@ def train(
             time_budget_minutes=time_budget_minutes,
             stop_after_minutes=stop_after_minutes,
             init_from=init_path,
+            warm_start_from=warm_path,
             model=model,
         )
         result = run_training(config)

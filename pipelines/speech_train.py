@@ -106,6 +106,8 @@ class _Trainer:
             self._resume()
         elif config.init_from is not None:
             self._initialise(config.init_from)
+        elif config.warm_start_from is not None:
+            self._warm_start(config.warm_start_from)
         self.ddp: nn.Module = self.model
         if self.world > 1:
             ids = [torch.device(self.device).index] if self.device.startswith("cuda") else None
@@ -133,6 +135,25 @@ class _Trainer:
             )
         self.model.load_state_dict(bundle.model.state_dict())
         log.info("initialised from %s", path)
+
+    def _warm_start(self, path: Path) -> None:
+        bundle = load_bundle(path)
+        if bundle.features != self.features.config():
+            raise ValueError(f"{path}: another front end ({bundle.features})")
+        own = self.model.state_dict()
+        shared = {
+            name: weights
+            for name, weights in bundle.model.state_dict().items()
+            if name in own and own[name].shape == weights.shape
+        }
+        if not any(weights.ndim >= 2 for weights in shared.values()):  # biases alone: nothing
+            raise ValueError(f"{path}: no weight matrix has the name and shape of this model's")
+        self.model.load_state_dict({**own, **shared})
+        new = sorted(set(own) - set(shared))
+        log.info(
+            "warm start from %s: %d of %d tensors copied; new: %s",
+            path, len(shared), len(own), ", ".join(new) or "none",
+        )  # fmt: skip
 
     def sampler(self) -> EpochBatches:
         return EpochBatches(

@@ -41,7 +41,9 @@ class TrainConfig:
     a share of the training rows; ``vtlp``: vocal tract length perturbation;
     ``stop_after_minutes`` / ``stop_after_steps``: leave this run (checkpointed) after that
     long or that many steps, to ``resume`` later; ``init_from``: start from the weights of this
-    bundle (fine-tuning; its architecture must equal ``model``).
+    bundle (fine-tuning; its architecture must equal ``model``); ``warm_start_from``: start
+    ``model`` from this bundle's weights wherever name and shape match (a deeper or wider model
+    keeps what it shares with a trained one), the rest at random.
     """
 
     train_specs: tuple[str, ...]
@@ -72,6 +74,7 @@ class TrainConfig:
     stop_after_minutes: float | None = None
     stop_after_steps: int | None = None
     init_from: Path | None = None
+    warm_start_from: Path | None = None
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self) -> None:
@@ -86,6 +89,8 @@ class TrainConfig:
         for name in ("non_speech_fraction", "joined_fraction"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.init_from is not None and self.warm_start_from is not None:
+            raise ValueError("init_from and warm_start_from exclude each other")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
 
@@ -105,7 +110,8 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.update(out_dir=str(self.out_dir), model=self.model.to_dict())
-        data.update(init_from=None if self.init_from is None else str(self.init_from))
+        for name in ("init_from", "warm_start_from"):
+            data[name] = None if getattr(self, name) is None else str(getattr(self, name))
         data.update({k: list(v) for k, v in data.items() if isinstance(v, tuple)})
         return data
 

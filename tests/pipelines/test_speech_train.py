@@ -158,6 +158,15 @@ def test_cli_missing_manifest_exits_2(tmp_path: Path) -> None:
     assert f"{missing}: no such manifest" in result.stderr
 
 
+def test_cli_init_and_warm_start_exclude_each_other(tone_manifest: Path, tmp_path: Path) -> None:
+    args = ["--train", f"{tone_manifest}:train", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(
+        train_command, [*args, "--init", "default", "--warm-start", "default"]
+    )
+    assert result.exit_code == 2
+    assert "exclude each other" in result.stderr
+
+
 @pytest.mark.slow
 def test_two_processes_with_gloo(tone_manifest: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
@@ -233,6 +242,49 @@ def test_init_from_other_architecture_names_the_file(tone_manifest: Path, tmp_pa
     with pytest.raises(ValueError, match="architecture") as info:
         train(tiny_config(tone_manifest, tmp_path / "b", init_from=first.best_bundle, model=other))
     assert str(first.best_bundle) in str(info.value)
+
+
+def test_warm_start_copies_the_shared_weights_of_a_smaller_model(
+    tone_manifest: Path, tmp_path: Path
+) -> None:
+    first = train(tiny_config(tone_manifest, tmp_path / "a", epochs=1))
+    assert first.best_bundle is not None
+    deeper = replace(TINY, rnn_layers=TINY.rnn_layers + 1)
+    # A learning rate of ~0 leaves the started weights as they were, to be compared.
+    config = tiny_config(
+        tone_manifest, tmp_path / "b", epochs=1, lr=1e-12, warm_start_from=first.best_bundle,
+        model=deeper,
+    )  # fmt: skip
+    second = train(config)
+    assert second.best_bundle is not None
+    before = load_bundle(first.best_bundle).model.state_dict()
+    after = load_bundle(second.best_bundle).model.state_dict()
+    top = f"rnn.weight_ih_l{TINY.rnn_layers}"
+    assert top in after
+    assert top not in before
+    for name, tensor in before.items():
+        if name.startswith("classify"):  # its input is now the new top layer's output
+            continue
+        torch.testing.assert_close(after[name], tensor, atol=1e-3, rtol=0)
+
+
+def test_warm_start_needs_a_shared_weight(tone_manifest: Path, tmp_path: Path) -> None:
+    first = train(tiny_config(tone_manifest, tmp_path / "a", epochs=1))
+    assert first.best_bundle is not None
+    unrelated = replace(TINY, conv_channels=TINY.conv_channels + 1, rnn_hidden=TINY.rnn_hidden + 1)
+    with pytest.raises(ValueError, match="no weight matrix"):
+        train(
+            tiny_config(
+                tone_manifest, tmp_path / "b", warm_start_from=first.best_bundle, model=unrelated
+            )
+        )
+    with pytest.raises(ValueError, match="exclude each other"):
+        tiny_config(
+            tone_manifest,
+            tmp_path / "c",
+            init_from=first.best_bundle,
+            warm_start_from=first.best_bundle,
+        )
 
 
 def test_non_speech_clips_are_rendered_with_empty_targets(tone_manifest: Path) -> None:
