@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from facespeech.cli.common import EXIT_USAGE
@@ -18,6 +19,15 @@ def _speed_factors(text: str) -> tuple[float, ...]:
     if any(f <= 0 for f in factors):
         raise click.BadParameter(f"speed factors must be positive: {text!r}")
     return factors
+
+
+def _model_path(name: str | None) -> Path | None:
+    """A model file named on the command line; 'default' is the shipped one."""
+    if name is None:
+        return None
+    from facespeech.stages.speech.recognizer import default_model_path
+
+    return default_model_path() if name == "default" else Path(name)
 
 
 @click.command()
@@ -242,12 +252,10 @@ def train(
       speechpipe train ... --out run1/ --resume
       torchrun --nproc-per-node 2 -m facespeech.cli.speech_train --device cuda ...
     """
-    from pathlib import Path
-
     from facespeech.pipelines.speech_train import TrainConfig
     from facespeech.pipelines.speech_train import train as run_training
     from facespeech.stages.errors import PipelineError
-    from facespeech.stages.speech.recognizer import ModelConfig, default_model_path, load_bundle
+    from facespeech.stages.speech.recognizer import ModelConfig, load_bundle
 
     try:
         model = ModelConfig(
@@ -257,15 +265,9 @@ def train(
             rnn_layers=layers,
             dropout=dropout,
         )
-        init_path = None
-        if init_from is not None:
-            init_path = default_model_path() if init_from == "default" else Path(init_from)
+        init_path = _model_path(init_from)
+        if init_path is not None:
             model = load_bundle(init_path).model.config
-        warm_path = None
-        if warm_start_from is not None:
-            warm_path = (
-                default_model_path() if warm_start_from == "default" else Path(warm_start_from)
-            )
         config = TrainConfig(
             train_specs=train_specs,
             dev_specs=dev_specs,
@@ -293,7 +295,7 @@ def train(
             time_budget_minutes=time_budget_minutes,
             stop_after_minutes=stop_after_minutes,
             init_from=init_path,
-            warm_start_from=warm_path,
+            warm_start_from=_model_path(warm_start_from),
             model=model,
         )
         result = run_training(config)

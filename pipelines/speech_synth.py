@@ -287,12 +287,16 @@ def plan_jobs(sentences: Sequence[str], voices: Sequence[str], seed: int) -> lis
             }
         elif family in FESTIVAL_VOICES:
             voice = f"festival:{FESTIVAL_VOICES[family]}"
-            settings = {"stretch": rng.uniform(*FESTIVAL_STRETCH)}
-            settings.update(_pitch_and_tract(rng, FESTIVAL_F0_HZ))
+            settings = {
+                "stretch": rng.uniform(*FESTIVAL_STRETCH),
+                **_pitch_and_tract(rng, FESTIVAL_F0_HZ),
+            }
         else:
             voice = f"flite:{family}"
-            settings = {"stretch": rng.uniform(*FLITE_STRETCH)}
-            settings.update(_pitch_and_tract(rng, FLITE_F0_HZ))
+            settings = {
+                "stretch": rng.uniform(*FLITE_STRETCH),
+                **_pitch_and_tract(rng, FLITE_F0_HZ),
+            }
         jobs.append(_Job(index, text, voice, settings))
     return jobs
 
