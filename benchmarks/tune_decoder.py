@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--weights", default="0,0.25,0.5,0.75,1.0,1.5")
     parser.add_argument("--bonuses", default="-1,0,1,2,3")
     parser.add_argument("--penalties", default="5,10")
+    parser.add_argument("--char-penalties", default="2", help="unknown-word penalty per letter")
     parser.add_argument("--widths", default="16")
     args = parser.parse_args()
 
@@ -86,14 +87,16 @@ def main() -> None:
             [float(w) for w in args.weights.split(",")],
             [float(b) for b in args.bonuses.split(",")],
             [float(p) for p in args.penalties.split(",")],
+            [float(p) for p in args.char_penalties.split(",")],
         )
-        for width, weight, bonus, penalty in grid:
+        for width, weight, bonus, penalty, char_penalty in grid:
             decoder = BeamSearchDecoder(
                 beam_width=width,
                 lm=lm if weight > 0 else None,
                 lm_weight=weight,
                 word_bonus=bonus,
                 unknown_word_penalty=penalty,
+                unknown_char_penalty=char_penalty,
             )
             wer, took = score(decoder, files)
             entry = {
@@ -102,6 +105,7 @@ def main() -> None:
                 "lm_weight": weight,
                 "word_bonus": bonus,
                 "unknown_word_penalty": penalty,
+                "unknown_char_penalty": char_penalty,
                 "wer": wer,
                 "decode_s": took,
                 "decode_rtf": took / max(audio_s, 1e-9),

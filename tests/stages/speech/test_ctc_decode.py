@@ -128,8 +128,27 @@ def test_unknown_word_penalty_favours_known_words() -> None:
     # switched off (weight 0), the unknown-word penalty alone decides.
     lm = build_kneser_ney([s.split() for s in ["a cat", "the cat sat", "a dog"]])
     em = emissions([*spell("__A_ _C"), {"o": 0.55, "a": 0.44}, *spell("T__")])
-    assert BeamSearchDecoder(lm=lm, lm_weight=0.0, unknown_word_penalty=0.0)(em).text == "a cot"
-    assert BeamSearchDecoder(lm=lm, lm_weight=0.0, unknown_word_penalty=10.0)(em).text == "a cat"
+    settings = {"lm": lm, "lm_weight": 0.0, "unknown_char_penalty": 0.0}
+    assert BeamSearchDecoder(**settings, unknown_word_penalty=0.0)(em).text == "a cot"
+    assert BeamSearchDecoder(**settings, unknown_word_penalty=10.0)(em).text == "a cat"
+
+
+def test_unknown_char_penalty_breaks_up_long_unknown_words() -> None:
+    # Each word leans to an unknown spelling ("fot", "cot", "sot") and each space is a little
+    # less likely than a blank: one run-on unknown word pays the word penalty once, the three
+    # known words pay in acoustics. A per-letter cost makes the long unknown word dearer.
+    lm = build_kneser_ney([s.split() for s in ["the cat sat", "a fat cat sat", "the dog sat"]])
+    gap: dict[str, float] = {" ": 0.45, "_": 0.5}
+    o_not_a: dict[str, float] = {"o": 0.9, "a": 0.01}
+    frames: list[str | dict[str, float]] = []
+    for first in "fcs":
+        frames += [*spell("__"), gap, first, o_not_a, *spell("T_")]
+    em = emissions(frames)
+    for char_penalty, expected in ((0.0, "fotcotsot"), (1.0, "fat cat sat")):
+        decoder = BeamSearchDecoder(
+            lm=lm, lm_weight=0.0, word_bonus=0.0, unknown_char_penalty=char_penalty
+        )
+        assert decoder(em).text == expected
 
 
 def test_vocabulary_constrains_spelling() -> None:
@@ -175,6 +194,7 @@ def test_vocabulary_words_are_checked() -> None:
         ("blank_skip_prob", 0.0),
         ("beam_threshold", 0.0),
         ("unknown_word_penalty", -1.0),
+        ("unknown_char_penalty", -1.0),
     ],
 )
 def test_bad_settings_raise(setting: str, value: float) -> None:
