@@ -29,11 +29,13 @@ from facespeech.stages.speech.types import Emissions, Transcript, Word
 from numpy.typing import NDArray
 
 NEG_INF: Final = -math.inf
-# Tuned on speechocean762 dev with the shipped model and LM (stages/speech/models/lm.md):
-# WER 57.0 % (greedy 71.5 %); width 64 gained one more point at twice the time.
-DEFAULT_BEAM_WIDTH = 32
+# Tuned on speechocean762 dev with the shipped model and LM (stages/speech/models/lm.md).
+# Stage 7: width 32 -> 128 gained 1.5-2 points in every weight/bonus cell (49.6 % at 0.6/2.0
+# against 51.6 % at width 32; 256 no better) for about 4x the search time, which stays a small
+# part of transcription (RTF well under 0.05 on 2 cores, benchmarks/RESULTS.md).
+DEFAULT_BEAM_WIDTH = 128
 DEFAULT_LM_WEIGHT = 0.6
-DEFAULT_WORD_BONUS = 2.5
+DEFAULT_WORD_BONUS = 2.0
 # Frames where blank is this likely cannot start a character worth keeping; skipping their
 # expansion is the main saving (most CTC frames are blank).
 DEFAULT_BLANK_SKIP_PROB = 0.999
