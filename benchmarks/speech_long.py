@@ -53,7 +53,7 @@ def speechpipe_command() -> list[str]:
     return [sys.executable, "-c", "from facespeech.cli.speechpipe import main; main()"]
 
 
-def _repo_relative(part: str) -> str:
+def repo_relative(part: str) -> str:
     """A command-line part, relative to the repository when it is a path inside it."""
     repo = Path(__file__).resolve().parent.parent
     path = Path(part)
@@ -82,7 +82,7 @@ def transcribe_long(
     wall_s = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     return {
-        "command": [_repo_relative(part) for part in command],
+        "command": [repo_relative(part) for part in command],
         "exit_code": proc.returncode,
         "stderr_tail": err_path.read_text()[-2000:],
         "wall_s": wall_s,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import jiwer
+import speech_long
 from facespeech.pipelines.manifest import read_manifest
 from facespeech.pipelines.speech import transcribe
 from facespeech.stages.speech.ctc_decode import BeamSearchDecoder, GreedyCtcDecoder
@@ -65,7 +66,11 @@ def main() -> None:
     args = parser.parse_args()
 
     lm = NgramLM.load(args.lm)
-    report: dict[str, Any] = {"model": str(args.model), "lm": str(args.lm), "sets": {}}
+    report: dict[str, Any] = {
+        "model": speech_long.repo_relative(str(args.model)),
+        "lm": speech_long.repo_relative(str(args.lm)),
+        "sets": {},
+    }
     for spec in args.manifests:
         rows = read_manifest(spec)
         capture = Capture()
