@@ -215,7 +215,6 @@ class BeamSearchDecoder:
         lse = _logaddexp
         blank = row[BLANK_INDEX]
         lm_prefixes = self._lm_prefixes
-        unknown, per_char = self.unknown_word_penalty, self.unknown_char_penalty
         out: dict[str, _Beam] = {}
         for key, beam in beams.items():
             p_b, p_nb, last, partial = beam.p_b, beam.p_nb, beam.last, beam.partial
@@ -252,7 +251,7 @@ class BeamSearchDecoder:
                     penalty = (
                         0.0
                         if lm_prefixes is None or spelled in lm_prefixes
-                        else -unknown - per_char * len(spelled)
+                        else -self._unknown_cost(spelled)
                     )
                     nxt = out[new_key] = _Beam(label, beam.words, spelled, beam.lm_score, penalty)
                 # A repeated label extends the prefix only after a blank.
@@ -263,6 +262,10 @@ class BeamSearchDecoder:
         if len(kept) > self.beam_width:
             kept = heapq.nlargest(self.beam_width, kept)
         return {k: out[k] for _, k in kept}
+
+    def _unknown_cost(self, spelling: str) -> float:
+        """What a word the LM does not know costs (natural log), by its letters so far."""
+        return self.unknown_word_penalty + self.unknown_char_penalty * len(spelling)
 
     def _word_score(
         self,
@@ -280,8 +283,7 @@ class BeamSearchDecoder:
             if word != EOS:
                 cached += self.word_bonus
             if self._lm_words is not None and word != EOS and word not in self._lm_words:
-                # Kept: it was paid while spelling, too.
-                cached -= self.unknown_word_penalty + self.unknown_char_penalty * len(word)
+                cached -= self._unknown_cost(word)  # kept: it was paid while spelling, too
             lm_cache[(context, word)] = cached
         return cached
 
