@@ -117,6 +117,8 @@ class AudioLoader:
             raise InputError(path, "no audio samples (empty file)")
 
     def _stream_with_ffmpeg(self, path: Path, block_s: float, cause: Exception) -> Iterator[Audio]:
+        if not path.is_file():
+            raise InputError(path, "no such file") from cause
         if _ffmpeg() is None:
             raise InputError(
                 path,
@@ -135,9 +137,8 @@ class AudioLoader:
                 emitted += len(samples)
             error = proc.stderr.read().decode(errors="replace").strip()
             if proc.wait() != 0:
-                raise InputError(
-                    path, f"ffmpeg cannot decode it: {error.splitlines()[-1:] or 'no reason given'}"
-                )
+                reason = (error.splitlines() or ["no reason given"])[-1]
+                raise InputError(path, f"not an audio or video file ffmpeg can decode: {reason}")
         if emitted == 0:
             raise InputError(path, "no audio samples (empty file)")
 

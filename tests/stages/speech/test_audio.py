@@ -141,6 +141,13 @@ def test_missing_file(tmp_path: Path) -> None:
         AudioLoader()(tmp_path / "absent.wav")
 
 
+def test_missing_file_streamed(tmp_path: Path) -> None:
+    # transcribe streams files: a missing one must say so, not blame the decoder
+    with pytest.raises(InputError, match="no such file") as info:
+        next(AudioLoader().stream(tmp_path / "absent.flac"))
+    assert info.value.path == tmp_path / "absent.flac"
+
+
 def test_bad_settings() -> None:
     with pytest.raises(ValueError, match="sample_rate_hz"):
         AudioLoader(sample_rate_hz=0)
