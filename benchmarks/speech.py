@@ -81,6 +81,8 @@ class EvalSet:
     corpus: str  # folder under the data directory, or TTS_HELDOUT
     split: str
     words: tuple[str, ...] | None = None  # vocabulary (ours) / JSGF grammar (pocketsphinx)
+    # keep only the rows whose transcript is nothing but these words (e.g. digit strings)
+    only_words: tuple[str, ...] | None = None
 
 
 EVAL_SETS = (
@@ -91,6 +93,10 @@ EVAL_SETS = (
     EvalSet("tts-heldout", TTS_HELDOUT, "test"),
     EvalSet("tts-digits", TTS_DIGITS, "test"),
     EvalSet("tts-digits-vocab", TTS_DIGITS, "test", DIGITS),
+    # Digit strings read by speechocean762 speakers no model here trained on (its dev and test
+    # speakers): the only real unseen-speaker digits in ../shared, 8 utterances of 4-5 digits.
+    EvalSet("speechocean762-digits", "speechocean762", "dev+test", only_words=DIGITS),
+    EvalSet("speechocean762-digits-vocab", "speechocean762", "dev+test", DIGITS, DIGITS),
 )
 
 
@@ -113,12 +119,18 @@ def set_manifest(eval_set: EvalSet, args: argparse.Namespace) -> Path:
 
 
 def load_set(manifest: Path, eval_set: EvalSet, limit: int | None) -> list[Utterance]:
-    """The set's manifest rows, transcripts normalized; ``limit`` spread evenly over the set."""
-    rows = read_manifest(f"{manifest}:{eval_set.split}")
+    """The set's manifest rows (``split`` may join several with '+'), transcripts normalized,
+    only those made of ``only_words`` where the set says so; ``limit`` spread evenly."""
+    rows = [
+        row for split in eval_set.split.split("+") for row in read_manifest(f"{manifest}:{split}")
+    ]
     utterances = [
         Utterance(Path(row.path), normalize_transcript(row.transcript), row.duration_s)
         for row in rows
     ]
+    if eval_set.only_words is not None:
+        allowed = set(eval_set.only_words)
+        utterances = [u for u in utterances if u.reference and set(u.reference.split()) <= allowed]
     if limit is not None and len(utterances) > limit:
         step = len(utterances) / limit
         utterances = [utterances[int(i * step)] for i in range(limit)]

@@ -1,0 +1,57 @@
+"""``benchmarks/speech.py``'s sets: splits joined with '+', rows kept by their words."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from tests.conftest import REPO_ROOT
+
+
+def _load_script() -> ModuleType:
+    """The script as a module; ``benchmarks/`` on the path for its sibling modules."""
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    try:
+        path = REPO_ROOT / "benchmarks" / "speech.py"
+        spec = importlib.util.spec_from_file_location("speech_benchmark", path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(REPO_ROOT / "benchmarks"))
+
+
+def _manifest(tmp_path: Path) -> Path:
+    rows = [
+        ("a.flac", "SEVEN NINE FOUR SIX", "dev"),
+        ("b.flac", "WE CALL IT BEAR", "dev"),
+        ("c.flac", "TWO ONE", "test"),
+        ("d.flac", "ONE TWO", "train"),
+        ("e.flac", "", "test"),
+    ]
+    path = tmp_path / "manifest.tsv"
+    lines = ["path\ttranscript\tspeaker\tsplit\tduration"]
+    lines += [f"{p}\t{t}\ts1\t{split}\t1.0" for p, t, split in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_digit_strings_of_dev_and_test(tmp_path: Path) -> None:
+    bench = _load_script()
+    digits_set = next(s for s in bench.EVAL_SETS if s.name == "speechocean762-digits")
+    utterances = bench.load_set(_manifest(tmp_path), digits_set, None)
+    # dev and test rows made only of digit words; not the sentence, the train row or empty text
+    assert [u.path.name for u in utterances] == ["a.flac", "c.flac"]
+    assert [u.reference for u in utterances] == ["seven nine four six", "two one"]
+
+
+def test_plain_set_keeps_every_row_of_its_split(tmp_path: Path) -> None:
+    bench = _load_script()
+    plain = bench.EvalSet("x", "speechocean762", "dev")
+    utterances = bench.load_set(_manifest(tmp_path), plain, None)
+    assert [u.path.name for u in utterances] == ["a.flac", "b.flac"]
