@@ -150,14 +150,14 @@ def _set_threads(jobs: int | None) -> None:
 
 def _total_seconds(paths: Sequence[Path]) -> float | None:
     """Audio seconds of all files, when libsndfile can tell (for the progress bar)."""
-    import soundfile as sf
+    from facespeech.stages.speech.audio import soundfile_duration_s
 
     total = 0.0
     for path in paths:
-        try:
-            total += float(sf.info(str(path)).duration)
-        except (sf.LibsndfileError, OSError, RuntimeError):
+        seconds = soundfile_duration_s(path)
+        if seconds is None:
             return None
+        total += seconds
     return total
 
 

@@ -9,9 +9,13 @@ read block by block with :meth:`AudioLoader.stream`, so memory stays flat.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
+import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +35,34 @@ FFMPEG_TIMEOUT_S = 3600.0
 NEEDS_FFMPEG = "reading other formats needs ffmpeg, which is not installed"
 
 
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def _c_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null while libsndfile opens a file.
+
+    Its MP3 decoder (libmpg123) prints "Note: Illegal Audio-MPEG-Header ..." lines straight to
+    the C stderr for a corrupt file; the user should get our one line naming the file instead.
+    The lock keeps two threads from saving each other's redirection as the real stderr.
+    """
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr to protect
+            yield
+            return
+        try:
+            sys.stderr.flush()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _ffmpeg() -> str | None:
     return shutil.which("ffmpeg")
 
@@ -40,6 +72,16 @@ def _ffmpeg_command(path: Path, sample_rate_hz: int) -> list[str]:
         *(str(_ffmpeg()), "-nostdin", "-v", "error", "-i", str(path)),
         *("-vn", "-ac", "1", "-ar", str(sample_rate_hz), "-f", "f32le", "-"),
     ]
+
+
+def soundfile_duration_s(path: Path | str) -> float | None:
+    """Seconds of audio in ``path`` as libsndfile reports them from the header, or None where
+    it cannot read the file (other formats, corrupt files; nothing is printed)."""
+    try:
+        with _c_stderr_silenced():
+            return float(sf.info(str(path)).duration)
+    except (sf.LibsndfileError, OSError, RuntimeError):
+        return None
 
 
 class AudioLoader:
@@ -61,7 +103,8 @@ class AudioLoader:
         """Read the whole file (use :meth:`stream` for long ones)."""
         path = Path(path)
         try:
-            data, rate = sf.read(path, dtype="float32", always_2d=True)
+            with _c_stderr_silenced():
+                data, rate = sf.read(path, dtype="float32", always_2d=True)
         except sf.LibsndfileError as exc:
             samples = self._read_with_ffmpeg(path, exc)
         except (OSError, RuntimeError) as exc:
@@ -83,7 +126,8 @@ class AudioLoader:
             raise ValueError(f"block_s must be positive, got {block_s}")
         path = Path(path)
         try:
-            info = sf.info(str(path))
+            with _c_stderr_silenced():
+                info = sf.info(str(path))
         except sf.LibsndfileError as exc:
             yield from self._stream_with_ffmpeg(path, block_s, exc)
             return

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from facespeech.stages.errors import InputError
-from facespeech.stages.speech.audio import SAMPLE_RATE, AudioLoader
+from facespeech.stages.speech.audio import SAMPLE_RATE, AudioLoader, soundfile_duration_s
 from numpy.typing import NDArray
 
 
@@ -163,3 +163,20 @@ def test_shared_opus_clip_loads(speech_data: Path) -> None:
     assert audio.sample_rate_hz == SAMPLE_RATE
     assert 0.2 < audio.duration_s < 2.0
     assert np.abs(audio.samples).max() <= 1.0
+
+
+def test_corrupt_mp3_prints_nothing_itself(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # libmpg123 writes "Note: Illegal Audio-MPEG-Header" lines to the C stderr for junk;
+    # the caller reports the InputError in one line, so the loader itself must stay quiet
+    path = tmp_path / "junk.mp3"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    for read in (AudioLoader(), lambda p: next(AudioLoader().stream(p))):
+        with pytest.raises(InputError) as info:
+            read(path)
+        assert info.value.path == path
+    assert soundfile_duration_s(path) is None  # what the progress bar asks first
+    captured = capfd.readouterr()
+    assert "MPEG" not in captured.err
+    assert "Note:" not in captured.err
