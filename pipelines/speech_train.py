@@ -339,6 +339,10 @@ def train(config: TrainConfig) -> TrainResult:
             sampler.total_epochs = state.total_epochs
             _log_epoch(state, loss_sum / max(loss_count, 1), dev)
             last_save = now
+            if state.epoch >= state.total_epochs:
+                # The time budget may have just lowered total_epochs, after the loader had
+                # already drawn the next epoch's first batches (prefetch): stop here.
+                break
         elif now - last_save > config.checkpoint_minutes * 60:
             trainer.save()
             last_save = now

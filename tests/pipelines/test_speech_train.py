@@ -103,6 +103,21 @@ def test_loss_falls_and_files_are_written(tone_manifest: Path, tmp_path: Path) -
     assert bundle.features["kind"] == "log_mel"
 
 
+@pytest.mark.parametrize("workers", [0, 1])
+def test_time_budget_ends_training_after_the_epochs_that_fit(
+    tone_manifest: Path, tmp_path: Path, workers: int
+) -> None:
+    # A budget far shorter than one epoch: the first epoch is always run, then none more,
+    # even though a worker process has already prefetched the second epoch's batches.
+    result = train(
+        tiny_config(tone_manifest, tmp_path / "run", time_budget_minutes=1e-9, workers=workers)
+    )
+    lines = (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1]
+    assert result.epochs_done == 1
+    assert not result.stopped_early
+
+
 def test_same_seed_same_weights(tone_manifest: Path, tmp_path: Path) -> None:
     first = train(tiny_config(tone_manifest, tmp_path / "a"))
     second = train(tiny_config(tone_manifest, tmp_path / "b"))
