@@ -336,12 +336,11 @@ def train(config: TrainConfig) -> TrainResult:
             )
         if batch.step + 1 == batch.n_steps:
             dev = trainer.end_epoch(loss_sum / max(loss_count, 1), now - started)
-            sampler.total_epochs = state.total_epochs
             _log_epoch(state, loss_sum / max(loss_count, 1), dev)
             last_save = now
             if state.epoch >= state.total_epochs:
-                # The time budget may have just lowered total_epochs, after the loader had
-                # already drawn the next epoch's first batches (prefetch): stop here.
+                # Here, not in the sampler: the time budget may have just lowered
+                # total_epochs after a loader worker prefetched the next epoch's batches.
                 break
         elif now - last_save > config.checkpoint_minutes * 60:
             trainer.save()

@@ -166,7 +166,7 @@ class EpochBatches:
     """Batch sampler over epochs ``[start_epoch, total_epochs)``: yields lists of
     ``(epoch, step, n_steps, index)`` keys, this rank's share of each epoch's batches.
 
-    ``total_epochs`` may be lowered while iterating (the trainer's time budget)."""
+    The trainer stops at the epochs its time budget allows, which may be fewer."""
 
     durations: list[float]
     batch_seconds: float
