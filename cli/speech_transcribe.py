@@ -36,7 +36,12 @@ from facespeech.stages.speech.ctc_decode import (
     DEFAULT_LM_WEIGHT,
     DEFAULT_WORD_BONUS,
 )
-from facespeech.stages.speech.lm import DEFAULT_ORDER, build_kneser_ney, default_lm_path
+from facespeech.stages.speech.lm import (
+    DEFAULT_ORDER,
+    UnigramPrior,
+    build_kneser_ney,
+    default_lm_path,
+)
 
 log = logging.getLogger("facespeech.cli")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -376,12 +381,27 @@ def _repeats(text: str) -> tuple[str, int]:
     help="Drop every sentence of TEXT (same kinds as TEXTS, e.g. a test set's manifest) "
     "from the model's text (repeatable).",
 )
+@click.option(
+    "--unigram-prior",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Word frequency list (word<TAB>frequency lines, e.g. from a general-English list) "
+    "to mix into the unigram probabilities; the vocabulary stays the text's.",
+)
+@click.option(
+    "--unigram-prior-weight",
+    type=click.FloatRange(0.0, 1.0),
+    default=1.0,
+    show_default=True,
+    help="Share of the unigram probabilities taken from --unigram-prior.",
+)
 def build_lm(
     texts: tuple[str, ...],
     out: Path,
     order: int,
     min_counts: tuple[int, ...],
     excludes: tuple[str, ...],
+    unigram_prior: Path | None,
+    unigram_prior_weight: float,
 ) -> None:
     """Build a Kneser-Ney word n-gram model from TEXT... into an ARPA file.
 
@@ -395,7 +415,7 @@ def build_lm(
       speechpipe build-lm data/*/manifest.tsv:train /usr/share/wordnet --out lm.arpa.gz \
           --exclude data/*/manifest.tsv
     """
-    from facespeech.pipelines.lm_text import read_lm_text
+    from facespeech.pipelines.lm_text import read_lm_text, read_word_frequencies
 
     def sentences() -> Iterator[list[str]]:
         for text in texts:
@@ -409,7 +429,14 @@ def build_lm(
         held_out = {tuple(words) for spec in excludes for words in read_lm_text(spec)}
         if excludes:
             log.info("excluding %d distinct sentences", len(held_out))
-        model = build_kneser_ney(sentences(), order=order, min_counts=min_counts)
+        prior = (
+            UnigramPrior(read_word_frequencies(unigram_prior), unigram_prior_weight)
+            if unigram_prior is not None
+            else None
+        )
+        model = build_kneser_ney(
+            sentences(), order=order, min_counts=min_counts, unigram_prior=prior
+        )
         model.write_arpa(out)
     except (PipelineError, ValueError, OSError) as exc:
         report(exc if isinstance(exc, PipelineError) else str(exc))

@@ -11,11 +11,16 @@ from one source:
   sentence punctuation. A file with blank lines is read as paragraphs (the lines between blank
   lines joined), so the hard-wrapped prose of e-texts ("...half\nyour fortune...") is not cut
   at every line end.
+
+``read_word_frequencies(path)`` reads a word frequency list (``word<TAB>frequency`` lines, as
+written from ``wordfreq``'s English list; see ``stages/speech/models/lm.md``) for
+``build-lm --unigram-prior``.
 """
 
 from __future__ import annotations
 
 import gzip
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,3 +88,28 @@ def _prose_lines(path: Path) -> Iterator[str]:
         lines = paragraphs
     for line in lines:
         yield from _SENTENCE_END.split(line)
+
+
+def read_word_frequencies(path: Path) -> dict[str, float]:
+    """``{word: frequency}`` from ``word<TAB>frequency`` lines (``.gz`` allowed; ``#`` lines and
+    blank lines skipped). Words are normalised as transcripts are; an entry that normalises to
+    several words or none is skipped, and entries that normalise alike are summed."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    frequencies: dict[str, float] = {}
+    with opener(path, "rt", encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            word, tab, value = line.rstrip("\n").rpartition("\t")
+            try:
+                frequency = float(value) if tab else math.nan
+            except ValueError:
+                frequency = math.nan
+            if not frequency > 0 or not math.isfinite(frequency):
+                raise ValueError(f"{path}: line {number}: expected word<TAB>positive frequency")
+            words = normalize_transcript(word).split()
+            if len(words) == 1:
+                frequencies[words[0]] = frequencies.get(words[0], 0.0) + frequency
+    if not frequencies:
+        raise ValueError(f"{path}: no word frequencies")
+    return frequencies

@@ -12,7 +12,8 @@ the same recipe as KenLM's ``lmplz``): n-grams below the highest order use conti
 discounts from its counts-of-counts; the unigram level interpolates with the uniform
 distribution, so ``<unk>`` gets the left-over mass. Interpolated probabilities are stored
 directly, so the back-off form is exact. Pruning drops rare n-grams of order >= 2 and
-recomputes the back-off weights so every context still sums to one.
+recomputes the back-off weights so every context still sums to one. A ``UnigramPrior``
+(general-English word frequencies) may replace part of the stored unigrams before that.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import io
 import logging
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Literal, TextIO
@@ -280,11 +282,49 @@ def _interpolate(
     return levels
 
 
+@dataclass(frozen=True, slots=True)
+class UnigramPrior:
+    """Word frequencies from a larger text than the model's own (e.g. a general-English
+    frequency list), mixed into the stored unigrams: ``p(w) = (1 - weight) p_KN(w) + weight
+    p_prior(w)``, ``p_prior`` being ``frequencies`` over the model's words (words it lacks get
+    its smallest frequency), scaled to the mass ``p_KN`` gives words. ``</s>`` and ``<unk>``
+    keep their Kneser-Ney probabilities, and so do the stored bigrams and trigrams; only what
+    backs off to the unigrams changes (the back-off weights are recomputed to sum to one).
+
+    Why: the n-gram text here is small and off-domain (dictionary glosses, novels), so its
+    unigram counts say little about how often a word is *spoken*, while the n-grams it does
+    hold are still its best evidence. Mixing the prior in below the bigrams instead
+    (interpolating every order with it) was no better on speechocean762 dev (lm.md).
+    """
+
+    frequencies: Mapping[str, float]
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"unigram prior weight must be in [0, 1], got {self.weight}")
+        if not self.frequencies or min(self.frequencies.values()) <= 0:
+            raise ValueError("a unigram prior needs positive frequencies for some words")
+
+
+def _mix_unigrams(log10: dict[Ngram, float], prior: UnigramPrior) -> None:
+    """Mix ``prior`` into the unigram log10 probabilities of ``log10`` in place."""
+    words = [g for g in log10 if len(g) == 1 and g[0] not in (BOS, EOS, UNK)]
+    floor = min(prior.frequencies.values())
+    frequency = {g: prior.frequencies.get(g[0], floor) for g in words}
+    probs = {g: 10.0 ** log10[g] for g in words}
+    scale = sum(probs.values()) / sum(frequency.values())
+    for g in words:
+        mixed = (1.0 - prior.weight) * probs[g] + prior.weight * frequency[g] * scale
+        log10[g] = math.log10(mixed)
+
+
 def build_kneser_ney(
     sentences: Iterable[Sequence[str]],
     *,
     order: int = DEFAULT_ORDER,
     min_counts: Sequence[int] = (),
+    unigram_prior: UnigramPrior | None = None,
 ) -> NgramLM:
     """Estimate an interpolated modified Kneser-Ney model from tokenised sentences.
 
@@ -293,6 +333,8 @@ def build_kneser_ney(
         order: the longest n-gram.
         min_counts: per order from 2 up, the raw count an n-gram needs to be kept (``(1, 2)``
             drops trigrams seen once); an n-gram that a kept longer one needs is always kept.
+        unigram_prior: word frequencies to mix into the unigram level (the vocabulary is
+            still the text's own).
     """
     if order < 1:
         raise ValueError(f"order must be >= 1, got {order}")
@@ -308,6 +350,8 @@ def build_kneser_ney(
     kept = _prune(raw, min_counts)
     log10 = {g: math.log10(p) for n, (probs, _) in enumerate(levels) for g, p in probs.items()}
     log10 = {g: v for g, v in log10.items() if len(g) == 1 or g in kept[len(g) - 1]}
+    if unigram_prior is not None:
+        _mix_unigrams(log10, unigram_prior)
     unk = levels[0][1][()] / vocab_size
     log10.setdefault((UNK,), math.log10(unk))
     log10[(BOS,)] = LOG10_ZERO

@@ -222,6 +222,27 @@ def test_build_lm_excludes_held_out_sentences(speechpipe: click.Group, tmp_path:
     assert NgramLM.load(out).vocabulary == {"the", "cat", "sat"}
 
 
+def test_build_lm_with_a_unigram_prior(speechpipe: click.Group, tmp_path: Path) -> None:
+    text = tmp_path / "book.txt"
+    text.write_text("The cat sat.\nThe dog sat.\nThe cat ran.\n")
+    prior = tmp_path / "freq.tsv"
+    prior.write_text("the\t0.05\ndog\t0.01\ncat\t0.001\nzebra\t0.5\n")
+    plain, mixed = tmp_path / "plain.arpa", tmp_path / "mixed.arpa"
+    assert run(speechpipe, "build-lm", text, "--out", plain).exit_code == 0
+    result = run(speechpipe, "build-lm", text, "--unigram-prior", prior, "--out", mixed)
+    assert result.exit_code == 0, result.stderr
+    before, after = NgramLM.load(plain), NgramLM.load(mixed)
+    assert after.vocabulary == before.vocabulary == {"the", "cat", "sat", "dog", "ran"}
+    assert after.log_prob("dog") - after.log_prob("cat") > before.log_prob("dog") - before.log_prob(
+        "cat"
+    )
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("the\tlots\n")
+    result = run(speechpipe, "build-lm", text, "--unigram-prior", bad, "--out", tmp_path / "x.arpa")
+    assert result.exit_code == 2
+    assert f"{bad}: line 1" in result.stderr
+
+
 def test_build_lm_refuses_empty_text(speechpipe: click.Group, tmp_path: Path) -> None:
     text = tmp_path / "empty.txt"
     text.write_text("\n...\n")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from facespeech.pipelines.lm_text import read_lm_text
+import pytest
+from facespeech.pipelines.lm_text import read_lm_text, read_word_frequencies
 
 
 def test_one_sentence_per_line(tmp_path: Path) -> None:
@@ -31,3 +32,18 @@ def test_wrapped_paragraphs_are_joined_before_cutting_sentences(tmp_path: Path) 
         ["had", "he", "been", "in", "his", "right", "senses"],
         ["chapter", "two"],
     ]
+
+
+def test_word_frequencies_are_normalised_and_summed(tmp_path: Path) -> None:
+    table = tmp_path / "freq.tsv"
+    table.write_text("# word\tfrequency\nThe\t0.05\nthe\t0.01\ncan't\t2e-4\n\n42\t0.1\n--\t0.3\n")
+    # "42" is two words once normalised ("forty two") and "--" none: both skipped.
+    assert read_word_frequencies(table) == pytest.approx({"the": 0.06, "can't": 2e-4})
+
+
+@pytest.mark.parametrize("line", ["cat\n", "cat\tmany\n", "cat\t0\n", "cat\t-1\n"])
+def test_bad_frequency_line_names_the_file_and_line(tmp_path: Path, line: str) -> None:
+    table = tmp_path / "freq.tsv"
+    table.write_text("dog\t0.5\n" + line)
+    with pytest.raises(ValueError, match=rf"{table}: line 2"):
+        read_word_frequencies(table)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from facespeech.stages.errors import ModelError
-from facespeech.stages.speech.lm import EOS, UNK, NgramLM, build_kneser_ney
+from facespeech.stages.speech.lm import EOS, UNK, NgramLM, UnigramPrior, build_kneser_ney
 
 TEXT = """the cat sat on the mat
 the dog sat on the log
@@ -118,3 +118,52 @@ def test_missing_file_is_a_model_error(tmp_path: Path) -> None:
 def test_empty_text_is_refused() -> None:
     with pytest.raises(ValueError, match="no words"):
         build_kneser_ney([[], []])
+
+
+# A general-English list that thinks "bird" common and "mat" rare, unlike the text above.
+PRIOR = {"the": 500.0, "a": 400.0, "bird": 50.0, "cat": 10.0, "dog": 10.0, "mat": 0.5}
+
+
+@pytest.mark.parametrize("weight", [0.5, 1.0])
+@pytest.mark.parametrize("context", [(), ("the",), ("the", "cat"), ("sat", "zebra")])
+def test_probabilities_sum_to_one_with_a_unigram_prior(
+    weight: float, context: tuple[str, ...]
+) -> None:
+    lm = build_kneser_ney(
+        SENTENCES, order=3, min_counts=(2, 2), unigram_prior=UnigramPrior(PRIOR, weight)
+    )
+    assert total_probability(lm, context) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_unigram_prior_moves_unigrams_and_keeps_the_rest() -> None:
+    plain = build_kneser_ney(SENTENCES, order=3)
+    mixed = build_kneser_ney(SENTENCES, order=3, unigram_prior=UnigramPrior(PRIOR, 1.0))
+    assert mixed.vocabulary == plain.vocabulary
+    assert mixed.log_prob("bird") > plain.log_prob("bird")
+    assert mixed.log_prob("mat") < plain.log_prob("mat")
+    # With weight 1 the words' unigram ratios are the prior's; words it lacks get its smallest.
+    assert mixed.log_prob("bird") - mixed.log_prob("cat") == pytest.approx(math.log(5.0))
+    assert mixed.log_prob("fish") == pytest.approx(mixed.log_prob("mat"))
+    assert mixed.log_prob(EOS) == pytest.approx(plain.log_prob(EOS))
+    assert mixed.log_prob(UNK) == pytest.approx(plain.log_prob(UNK))
+    # A context the text knows well still predicts what the text says.
+    assert mixed.log_prob("mat", ("on", "the")) > mixed.log_prob("bird", ("on", "the"))
+
+
+def test_unigram_prior_of_weight_zero_changes_nothing() -> None:
+    plain = build_kneser_ney(SENTENCES, order=3)
+    same = build_kneser_ney(SENTENCES, order=3, unigram_prior=UnigramPrior(PRIOR, 0.0))
+    for context in [(), ("the",), ("on", "the")]:
+        for word in ["cat", "bird", EOS]:
+            assert same.log_prob(word, context) == pytest.approx(plain.log_prob(word, context))
+
+
+@pytest.mark.parametrize(
+    ("frequencies", "weight", "reason"),
+    [(PRIOR, 1.5, "weight"), ({}, 1.0, "positive"), ({"a": 0.0}, 1.0, "positive")],
+)
+def test_bad_unigram_prior_is_refused(
+    frequencies: dict[str, float], weight: float, reason: str
+) -> None:
+    with pytest.raises(ValueError, match=reason):
+        UnigramPrior(frequencies, weight)
