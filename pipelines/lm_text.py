@@ -30,6 +30,9 @@ from facespeech.stages.speech.text import normalize_transcript
 WORDNET_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
 # WordNet data lines: "offset lex_filenum ss_type w_cnt word lex_id ... | gloss; "example"".
 _QUOTED = re.compile(r'"([^"]+)"')
+# Older prose (Austen) hyphenates these; normalising the hyphen to a space would teach the LM
+# "to morrow" as two words, which the per-word bonus then prefers to "tomorrow".
+_ARCHAIC_COMPOUNDS = re.compile(r"\b(to)-(day|morrow|night)\b", re.IGNORECASE)
 # A sentence ends at . ! ? ; : and any closing quote or bracket after it ('child." He').
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?;:])|(?<=[.!?;:][\"')\]\u201d\u2019]))\s+")
 
@@ -47,7 +50,7 @@ def read_lm_text(spec: str) -> Iterator[list[str]]:
     else:
         lines = _prose_lines(path)
     for line in lines:
-        words = normalize_transcript(line).split()
+        words = normalize_transcript(_ARCHAIC_COMPOUNDS.sub(r"\1\2", line)).split()
         if words:
             yield words
 

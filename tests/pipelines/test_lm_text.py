@@ -34,6 +34,16 @@ def test_wrapped_paragraphs_are_joined_before_cutting_sentences(tmp_path: Path) 
     ]
 
 
+def test_old_hyphenated_compounds_are_joined(tmp_path: Path) -> None:
+    text = tmp_path / "novel.txt"
+    text.write_text("I shall call To-morrow, not to-day.\nHe wrote to-night; a well-known man.\n")
+    assert list(read_lm_text(str(text))) == [
+        ["i", "shall", "call", "tomorrow", "not", "today"],
+        ["he", "wrote", "tonight"],
+        ["a", "well", "known", "man"],
+    ]
+
+
 def test_word_frequencies_are_normalised_and_summed(tmp_path: Path) -> None:
     table = tmp_path / "freq.tsv"
     table.write_text("# word\tfrequency\nThe\t0.05\nthe\t0.01\ncan't\t2e-4\n\n42\t0.1\n--\t0.3\n")
