@@ -307,16 +307,14 @@ class UnigramPrior:
             raise ValueError("a unigram prior needs positive frequencies for some words")
 
 
-def _mix_unigrams(log10: dict[Ngram, float], prior: UnigramPrior) -> None:
-    """Mix ``prior`` into the unigram log10 probabilities of ``log10`` in place."""
-    words = [g for g in log10 if len(g) == 1 and g[0] not in (BOS, EOS, UNK)]
+def _mix_unigrams(unigrams: dict[Ngram, float], prior: UnigramPrior) -> None:
+    """Mix ``prior`` into the unigram probabilities ``unigrams`` in place."""
+    words = [g for g in unigrams if g[0] not in (BOS, EOS, UNK)]
     floor = min(prior.frequencies.values())
     frequency = {g: prior.frequencies.get(g[0], floor) for g in words}
-    probs = {g: 10.0 ** log10[g] for g in words}
-    scale = sum(probs.values()) / sum(frequency.values())
+    scale = sum(unigrams[g] for g in words) / sum(frequency.values())
     for g in words:
-        mixed = (1.0 - prior.weight) * probs[g] + prior.weight * frequency[g] * scale
-        log10[g] = math.log10(mixed)
+        unigrams[g] = (1.0 - prior.weight) * unigrams[g] + prior.weight * frequency[g] * scale
 
 
 def build_kneser_ney(
@@ -347,11 +345,11 @@ def build_kneser_ney(
     # Vocabulary of predicted tokens: the words, </s> and <unk> (not <s>).
     vocab_size = len(adjusted[0]) + (0 if (UNK,) in adjusted[0] else 1)
     levels = _interpolate(adjusted, vocab_size)
+    if unigram_prior is not None:
+        _mix_unigrams(levels[0][0], unigram_prior)  # after the higher orders used them
     kept = _prune(raw, min_counts)
     log10 = {g: math.log10(p) for n, (probs, _) in enumerate(levels) for g, p in probs.items()}
     log10 = {g: v for g, v in log10.items() if len(g) == 1 or g in kept[len(g) - 1]}
-    if unigram_prior is not None:
-        _mix_unigrams(log10, unigram_prior)
     unk = levels[0][1][()] / vocab_size
     log10.setdefault((UNK,), math.log10(unk))
     log10[(BOS,)] = LOG10_ZERO
