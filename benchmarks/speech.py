@@ -69,6 +69,7 @@ QUICK_LONG_S = 120.0
 THREADS = 2  # the CPU budget of the targets
 TTS_HELDOUT = "tts-heldout"  # EvalSet.corpus of the set tts_heldout.py builds (not under --data)
 TTS_DIGITS = "tts-digits"  # EvalSet.corpus of tts_heldout.py's digits set
+TTS_CONTROL = "tts-heldout-text"  # tts-heldout's sentences by voices heard in training
 # The long file cycles through these sets' clips (real read speech, with pauses between).
 LONG_FILE_SETS = ("speechocean762-test", "speechocean762-dev")
 # The long file is transcribed twice: default decoding (beam + LM), then greedy.
@@ -91,6 +92,7 @@ EVAL_SETS = (
     EvalSet("fsdd-test", "fsdd", "test"),
     EvalSet("fsdd-test-digits", "fsdd", "test", DIGITS),
     EvalSet("tts-heldout", TTS_HELDOUT, "test"),
+    EvalSet("tts-heldout-text", TTS_CONTROL, "test"),
     EvalSet("tts-digits", TTS_DIGITS, "test"),
     EvalSet("tts-digits-vocab", TTS_DIGITS, "test", DIGITS),
     # Digit strings read by speechocean762 speakers no model here trained on (its dev and test
@@ -115,6 +117,10 @@ def set_manifest(eval_set: EvalSet, args: argparse.Namespace) -> Path:
         return tts_heldout.build(args.tts_cache, speech_data=args.data)
     if eval_set.corpus == TTS_DIGITS:
         return tts_heldout.build_digits(args.tts_digits_cache)
+    if eval_set.corpus == TTS_CONTROL:
+        return tts_heldout.build(
+            args.tts_control_cache, speech_data=args.data, voices=tts_heldout.CONTROL_VOICES
+        )
     return args.data / eval_set.corpus / "manifest.tsv"
 
 
@@ -290,6 +296,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=tts_heldout.DEFAULT_DIGITS_OUT,
         help="folder for the held-out voices' digits set (built there on first use)",
     )
+    parser.add_argument(
+        "--tts-control-cache",
+        type=Path,
+        default=tts_heldout.DEFAULT_CONTROL_OUT,
+        help="folder for the held-out sentences read by training voices (built on first use)",
+    )
     parser.add_argument("--no-peer", action="store_true", help="leave pocketsphinx out")
     parser.add_argument(
         "--long-s",
@@ -369,12 +381,13 @@ def main(argv: list[str] | None = None) -> int:
             continue
         utterances = load_set(manifest, eval_set, limit)
         data["sets"][eval_set.name] = evaluate_set(eval_set, utterances, args)
-        if eval_set.corpus in (TTS_HELDOUT, TTS_DIGITS):
-            data["sets"][eval_set.name]["about"] = (
-                tts_heldout.DESCRIPTION
-                if eval_set.corpus == TTS_HELDOUT
-                else tts_heldout.DIGITS_DESCRIPTION
-            )
+        about = {
+            TTS_HELDOUT: tts_heldout.DESCRIPTION,
+            TTS_DIGITS: tts_heldout.DIGITS_DESCRIPTION,
+            TTS_CONTROL: tts_heldout.CONTROL_DESCRIPTION,
+        }.get(eval_set.corpus)
+        if about:
+            data["sets"][eval_set.name]["about"] = about
             data["versions"]["flite"] = tts_heldout.flite_version()
     long_s = args.long_s if args.long_s is not None else (QUICK_LONG_S if args.quick else LONG_S)
     if long_s > 0 and args.ours_pending:

@@ -77,6 +77,14 @@ DESCRIPTION = (
     "(`build-lm --exclude`, lm.md)"
 )
 
+CONTROL_VOICES = ("awb", "kal16")  # flite voices heard in training
+CONTROL_DESCRIPTION = (
+    "the same sentences as tts-heldout read by flite's awb and kal16 alternately, voices heard "
+    "in training (`benchmarks/tts_heldout.py --voices awb,kal16`): a control that tells what "
+    "the sentences cost from what the unseen voices cost"
+)
+DEFAULT_CONTROL_OUT = DEFAULT_OUT.with_name(f"tts-heldout-text-{'-'.join(CONTROL_VOICES)}")
+
 DIGITS_DESCRIPTION = (
     "the ten digit words spoken by flite's rms and slt (voices held out of training) at "
     "duration stretches 0.8, 1.0 and 1.25, 60 clips built by `benchmarks/tts_heldout.py "
@@ -149,10 +157,6 @@ def _relative_path(line: Line) -> str:
     return f"audio/{line.number:06d}.wav"
 
 
-def _speaker(index: int) -> str:
-    return f"flite:{VOICES[index % len(VOICES)]}"
-
-
 @dataclass(frozen=True, slots=True)
 class Clip:
     """One clip to render: its manifest row (without duration) and flite's duration stretch."""
@@ -167,9 +171,12 @@ class Clip:
         return (self.path, self.text, self.speaker, self.split)
 
 
-def _expected_clips(lines: Sequence[Line]) -> list[Clip]:
-    """The sentence set's clips, one per line, rms and slt alternating."""
-    return [Clip(_relative_path(ln), ln.text, _speaker(i), "test") for i, ln in enumerate(lines)]
+def _expected_clips(lines: Sequence[Line], voices: Sequence[str] = VOICES) -> list[Clip]:
+    """The sentence set's clips, one per line, ``voices`` taking turns (rms and slt)."""
+    return [
+        Clip(_relative_path(ln), ln.text, f"flite:{voices[i % len(voices)]}", "test")
+        for i, ln in enumerate(lines)
+    ]
 
 
 def digit_clips() -> list[Clip]:
@@ -221,12 +228,12 @@ def _render_one(voice: str, text: str, target: Path, raw: Path, stretch: float =
     return mono.size / SAMPLE_RATE
 
 
-def render(lines: Sequence[Line], out_dir: Path) -> Path:
-    """Render ``lines`` into ``out_dir`` (rms and slt alternating, the first rms) and write
-    ``out_dir/manifest.tsv`` last; returns the manifest. Kept as it is when it already lists
-    ``lines`` with every file present. Raises ``HeldOutUnavailable`` without flite and
+def render(lines: Sequence[Line], out_dir: Path, voices: Sequence[str] = VOICES) -> Path:
+    """Render ``lines`` into ``out_dir`` (``voices`` taking turns, the first line by the first
+    voice) and write ``out_dir/manifest.tsv`` last; returns the manifest. Kept as it is when it
+    already lists ``lines`` with every file present. Raises ``HeldOutUnavailable`` without flite and
     ``RuntimeError`` when flite fails on a sentence (the set must be complete)."""
-    return render_clips(_expected_clips(lines), out_dir)
+    return render_clips(_expected_clips(lines, voices), out_dir)
 
 
 def render_clips(clips: Sequence[Clip], out_dir: Path) -> Path:
@@ -235,8 +242,8 @@ def render_clips(clips: Sequence[Clip], out_dir: Path) -> Path:
     if manifest_matches(out_dir, clips):
         log.info("%s: up to date", manifest)
         return manifest
-    for voice in VOICES:  # fail before writing anything without flite
-        flite_program(voice)
+    for voice in sorted({clip.speaker.removeprefix("flite:") for clip in clips}):
+        flite_program(voice)  # fail before writing anything without flite
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="tts-heldout-") as tmp:
@@ -260,14 +267,17 @@ def build(
     *,
     speech_data: Path = DEFAULT_SPEECH_DATA,
     wordnet: Path = DEFAULT_WORDNET,
+    voices: Sequence[str] = VOICES,
 ) -> Path:
     """The whole set in ``out_dir``: its manifest. Raises ``HeldOutUnavailable`` when flite or
-    WordNet is missing or the sentence list is not MODEL_CARD.md's."""
-    for voice in VOICES:  # before the 3 s of sentence selection
+    WordNet is missing or the sentence list is not MODEL_CARD.md's. Other ``voices`` read the
+    same sentences: the training voices (``awb``, ``kal16``) make a control set that tells
+    what the text costs from what the unseen voices cost."""
+    for voice in voices:  # before the 3 s of sentence selection
         flite_program(voice)
     lines = held_out_lines(sentence_list(speech_data, wordnet))
     check_lines(lines)
-    return render(lines, out_dir)
+    return render(lines, out_dir, voices)
 
 
 def build_digits(out_dir: Path = DEFAULT_DIGITS_OUT) -> Path:
@@ -294,15 +304,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--digits", action="store_true", help="build the digits set (60 clips) instead"
     )
+    parser.add_argument(
+        "--voices",
+        default=",".join(VOICES),
+        help="flite voices taking turns on the sentences (default rms,slt, the test; "
+        "awb,kal16, voices heard in training, give the control set)",
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_SPEECH_DATA, help="shared speech data")
     parser.add_argument("--wordnet", type=Path, default=DEFAULT_WORDNET)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
+    voices = tuple(v.strip() for v in args.voices.split(",") if v.strip())
+    default_out = (
+        DEFAULT_OUT
+        if voices == VOICES
+        else DEFAULT_OUT.with_name(f"tts-heldout-text-{'-'.join(voices)}")
+    )
     try:
         if args.digits:
             manifest = build_digits(args.out or DEFAULT_DIGITS_OUT)
         else:
-            manifest = build(args.out or DEFAULT_OUT, speech_data=args.data, wordnet=args.wordnet)
+            manifest = build(
+                args.out or default_out, speech_data=args.data, wordnet=args.wordnet, voices=voices
+            )
     except HeldOutUnavailable as exc:
         print(f"tts_heldout: {exc}", file=sys.stderr)
         return 2

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from tests.conftest import REPO_ROOT
 
 
@@ -55,3 +57,22 @@ def test_plain_set_keeps_every_row_of_its_split(tmp_path: Path) -> None:
     plain = bench.EvalSet("x", "speechocean762", "dev")
     utterances = bench.load_set(_manifest(tmp_path), plain, None)
     assert [u.path.name for u in utterances] == ["a.flac", "b.flac"]
+
+
+def test_control_set_reads_the_held_out_sentences_with_training_voices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bench = _load_script()
+    calls = []
+
+    def fake_build(out_dir: Path, *, speech_data: Path, voices: tuple[str, ...]) -> Path:
+        calls.append((out_dir, speech_data, voices))
+        return out_dir / "manifest.tsv"
+
+    monkeypatch.setattr(bench.tts_heldout, "build", fake_build)
+    control = next(s for s in bench.EVAL_SETS if s.name == "tts-heldout-text")
+    args = bench.parse(["--data", str(tmp_path), "--tts-control-cache", str(tmp_path / "c")])
+
+    assert bench.set_manifest(control, args) == tmp_path / "c" / "manifest.tsv"
+    assert calls == [(tmp_path / "c", tmp_path, ("awb", "kal16"))]
+    assert not {"rms", "slt"} & set(calls[0][2])  # not the unseen voices

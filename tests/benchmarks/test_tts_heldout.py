@@ -77,6 +77,19 @@ def test_render_keeps_an_up_to_date_set_and_redoes_a_different_one(tmp_path: Pat
     assert "seven eight nine" in manifest.read_text()
 
 
+@pytest.mark.usefixtures("flite")
+def test_render_with_other_voices_gives_them_turns(tmp_path: Path) -> None:
+    lines = [tts_heldout.Line(n, text) for n, text in ((1, "one"), (2, "two"), (3, "three"))]
+
+    manifest = tts_heldout.render(lines, tmp_path, voices=("awb", "kal16"))
+
+    assert [r.speaker for r in read_manifest(f"{manifest}:test")] == [
+        "flite:awb",
+        "flite:kal16",
+        "flite:awb",
+    ]
+
+
 def test_build_without_flite_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tts_heldout.shutil, "which", lambda _name: None)
     with pytest.raises(tts_heldout.HeldOutUnavailable, match="flite is not installed"):
