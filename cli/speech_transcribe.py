@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 from facespeech.cli.common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 from facespeech.cli.speech_output import FORMATS, WRITERS, to_json, write_atomic
+from facespeech.pipelines.paths import walk_files
 from facespeech.pipelines.runner import Result
 from facespeech.pipelines.speech import (
     Decoder,
@@ -31,6 +32,7 @@ from facespeech.pipelines.speech import (
     transcribe as transcribe_paths,
 )
 from facespeech.stages.errors import PipelineError
+from facespeech.stages.speech.audio import is_media_path
 from facespeech.stages.speech.ctc_decode import (
     DEFAULT_BEAM_WIDTH,
     DEFAULT_LM_WEIGHT,
@@ -216,25 +218,34 @@ class _Progress:
 def transcribe(files: tuple[Path, ...], fmt: str, output_dir: Path | None, **options: Any) -> None:
     """Transcribe speech in FILE... (WAV, FLAC, OGG/Opus, MP3; others with ffmpeg).
 
+    A folder is walked for audio and video files (recursively, in name order).
+
     \b
     Examples:
       speechpipe transcribe talk.wav
       speechpipe transcribe --format srt -o subs/ *.flac
       speechpipe transcribe --words "zero one two three four five six seven eight nine" pin.wav
     """
+    paths = [item for item in walk_files(files, is_media_path) if isinstance(item, Path)]
+    empty_folders = [
+        item for item in walk_files(files, is_media_path) if not isinstance(item, Path)
+    ]
+    several = len(paths) > 1 or any(path.is_dir() for path in files)  # rows name their file
     if output_dir is None and fmt == "all":
         raise click.UsageError("--format all needs --output-dir")
-    if output_dir is None and fmt in ("srt", "vtt", "tsv") and len(files) > 1:
+    if output_dir is None and fmt in ("srt", "vtt", "tsv") and several:
         raise click.UsageError(f"--format {fmt} on stdout takes one file; use --output-dir")
+    for error in empty_folders:
+        report(error)
     decoder = build_decoder_or_exit(options)
     if output_dir is not None:
         output_dir.mkdir(parents=True, exist_ok=True)
     _set_threads(options["jobs"])
-    bar = _Progress(files)
-    failed = 0
+    bar = _Progress(paths)
+    failed = len(empty_folders)
     try:
         results = transcribe_paths(
-            files,
+            paths,
             model_path=options["model"],
             decoder=decoder,
             device=options["device"],
@@ -251,7 +262,7 @@ def transcribe(files: tuple[Path, ...], fmt: str, output_dir: Path | None, **opt
             if output_dir is not None:
                 _write_files(result.value, output_dir, fmt)
             else:
-                click.echo(_stdout_text(result.value, fmt, several=len(files) > 1), nl=False)
+                click.echo(_stdout_text(result.value, fmt, several=several), nl=False)
     finally:
         bar.close()
     sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)

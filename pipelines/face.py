@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from facespeech.pipelines.paths import walk_files
 from facespeech.pipelines.runner import NamedStage, Result, Runner
 from facespeech.stages.errors import InputError, PipelineError
 from facespeech.stages.face.align import FaceAligner
@@ -22,7 +23,8 @@ from facespeech.stages.face.embed import DlibEmbedder
 from facespeech.stages.face.landmarks import LandmarkPredictor, PointCount
 from facespeech.stages.face.load import ImageLoader, is_image_path
 from facespeech.stages.face.types import EmbeddedFaces, LoadedImage
-from facespeech.stages.face.video import VideoFrameReader, is_video_path
+from facespeech.stages.face.video import VideoFrameReader
+from facespeech.stages.media import is_video_path
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +80,9 @@ def face_stages(settings: FaceSettings, *, until: str = "embed") -> list[NamedSt
     return chain[: names.index(until) + 1]
 
 
-def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files as given; folders walked recursively (sorted), keeping images and videos.
-
-    A file named explicitly is kept whatever its suffix, so a wrong-type file gets an error
-    line instead of being silently ignored.
-    """
-    for path in paths:
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and (is_image_path(child) or is_video_path(child)):
-                    yield child
-        else:
-            yield path
+def is_face_media(path: Path) -> bool:
+    """True for the files a folder is walked for: still images and videos."""
+    return is_image_path(path) or is_video_path(path)
 
 
 def expand_inputs(
@@ -98,8 +90,8 @@ def expand_inputs(
 ) -> Iterator[Path | LoadedImage | PipelineError]:
     """Runner items: image paths, decoded video frames, and errors of videos that failed."""
     reader = VideoFrameReader(every=every)
-    for path in expand_paths(paths):
-        if not is_video_path(path):
+    for path in walk_files(paths, is_face_media):
+        if isinstance(path, InputError) or not is_video_path(path):
             yield path
             continue
         try:
@@ -112,8 +104,8 @@ def count_inputs(paths: Sequence[Path], *, every: int = 1) -> int | None:
     """How many items ``expand_inputs`` will yield (None when a video does not say)."""
     reader = VideoFrameReader(every=every)
     total = 0
-    for path in expand_paths(paths):
-        if is_video_path(path):
+    for path in walk_files(paths, is_face_media):
+        if isinstance(path, Path) and is_video_path(path):
             frames = reader.frame_count(path)
             if frames is None:
                 return None

@@ -108,9 +108,11 @@ def to_rgb8(image: Image.Image) -> NDArray[np.uint8]:
     """Any Pillow image -> ``uint8 (h, w, 3)`` RGB (16-bit and float rescaled, alpha dropped)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         values = np.asarray(image, dtype=np.float64)
-        top = MAX_16BIT if image.mode.startswith("I;16") else max(float(values.max()), 1.0)
-        if image.mode == "I" and values.max() <= MAX_16BIT:
-            top = MAX_16BIT if values.max() > 255 else 255
+        top = max(float(values.max()), 1.0)
+        if image.mode != "F" and top <= MAX_16BIT:
+            # 16-bit data keeps its scale (a dark photo stays dark); values that never pass
+            # 255 are 8-bit data stored in 16 bits (some converters write them so).
+            top = MAX_16BIT if top > 255 else 255
         gray = np.clip(values * (255.0 / top), 0, 255).astype(np.uint8)
         return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
     if image.mode == "P" and "transparency" in image.info:

@@ -9,16 +9,10 @@ import cv2
 import numpy as np
 from facespeech.stages.errors import InputError
 from facespeech.stages.face.types import ImageRef, LoadedImage
+from facespeech.stages.media import is_video_path as is_video_path  # kept importable here
 
-VIDEO_SUFFIXES = frozenset(
-    {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
-)
 # Used when a container does not state its frame rate, so times stay defined.
 FALLBACK_FPS = 25.0
-
-
-def is_video_path(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_SUFFIXES
 
 
 class VideoFrameReader:

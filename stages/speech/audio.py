@@ -22,6 +22,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 from facespeech.stages.errors import InputError
+from facespeech.stages.media import is_video_path
 from facespeech.stages.speech.types import Audio
 from numpy.typing import NDArray
 
@@ -33,6 +34,29 @@ RESAMPLE_QUALITY = "HQ"  # soxr quality: "HQ" keeps the pass band flat to 0.95 *
 FFMPEG_BYTES_PER_SAMPLE = 4  # ffmpeg writes float32 little-endian ("-f f32le")
 FFMPEG_TIMEOUT_S = 3600.0
 NEEDS_FFMPEG = "reading other formats needs ffmpeg, which is not installed"
+# What a folder given to `speechpipe transcribe` is walked for; files named one by one are
+# tried whatever their suffix. Videos are read for their sound track (ffmpeg).
+AUDIO_SUFFIXES = frozenset(
+    {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".wma", ".aif", ".aiff"}
+    | {".aifc", ".au", ".snd", ".caf", ".w64", ".rf64", ".amr", ".mka", ".spx"}
+)
+
+
+def is_media_path(path: Path) -> bool:
+    """True for the files a folder is walked for: audio, and videos (their sound track)."""
+    suffix = path.suffix.lower()
+    return suffix in AUDIO_SUFFIXES or is_video_path(path)
+
+
+def _not_decodable(path: Path) -> str | None:
+    """Why ``path`` cannot be audio before any decoder looks at it, or None."""
+    if path.is_dir():
+        return "a folder, not an audio file"
+    if not path.is_file():
+        return "no such file"
+    if path.stat().st_size == 0:
+        return "empty file (0 bytes)"
+    return None
 
 
 _STDERR_LOCK = threading.Lock()
@@ -161,8 +185,8 @@ class AudioLoader:
             raise InputError(path, "no audio samples (empty file)")
 
     def _stream_with_ffmpeg(self, path: Path, block_s: float, cause: Exception) -> Iterator[Audio]:
-        if not path.is_file():
-            raise InputError(path, "no such file") from cause
+        if (reason := _not_decodable(path)) is not None:
+            raise InputError(path, reason) from cause
         if _ffmpeg() is None:
             raise InputError(
                 path,
@@ -199,8 +223,8 @@ class AudioLoader:
         )
 
     def _read_with_ffmpeg(self, path: Path, cause: Exception) -> NDArray[np.float32]:
-        if not path.is_file():
-            raise InputError(path, "no such file") from cause
+        if (reason := _not_decodable(path)) is not None:
+            raise InputError(path, reason) from cause
         if _ffmpeg() is None:
             raise InputError(
                 path,

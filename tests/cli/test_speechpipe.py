@@ -93,6 +93,33 @@ def test_bad_files_get_one_line_each_and_exit_1(
     assert rows[1] == [str(clips["silent"]), ""]  # silence -> empty text
 
 
+def test_empty_file_reason_is_named(
+    speechpipe: click.Group, tiny_model: Path, clips: dict[str, Path]
+) -> None:
+    result = run(speechpipe, "transcribe", "--model", tiny_model, "--no-lm", clips["empty"])
+    assert result.exit_code == 1
+    assert result.stderr == f"speechpipe: {clips['empty']}: empty file (0 bytes)\n"
+
+
+def test_folders_are_walked_for_audio(
+    speechpipe: click.Group, tiny_model: Path, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "recordings"
+    (folder / "day2").mkdir(parents=True)
+    clips["good"].rename(folder / "day2" / "b.wav")
+    clips["silent"].rename(folder / "a.flac")
+    (folder / "notes.txt").write_text("not audio, and not named: skipped\n")
+    empty = tmp_path / "nothing here"
+    empty.mkdir()
+    result = run(speechpipe, "transcribe", "--model", tiny_model, "--no-lm", folder, empty)
+    assert result.exit_code == 1  # the folder without audio
+    assert result.stderr.splitlines() == [
+        f"speechpipe: {empty}: folder holds no file of a kind this command reads"
+    ]
+    rows = [row.split("\t")[0] for row in result.stdout.splitlines()]
+    assert rows == [str(folder / "a.flac"), str(folder / "day2" / "b.wav")]
+
+
 def test_formats_written_atomically(
     speechpipe: click.Group, tiny_model: Path, clips: dict[str, Path], tmp_path: Path
 ) -> None:

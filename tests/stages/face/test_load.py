@@ -49,6 +49,14 @@ def test_modes_and_formats_become_rgb8(tmp_path: Path, mode: str, suffix: str) -
     assert loaded.pixels[:, :8].mean() < 60 < 190 < loaded.pixels[:, -8:].mean()
 
 
+def test_8bit_values_in_a_16bit_png_keep_their_brightness(tmp_path: Path) -> None:
+    # Pillow's convert("I;16") of an 8-bit image writes 0-255 into 16 bits: not a dark photo.
+    path = tmp_path / "img.png"
+    Image.fromarray(_gradient()).convert("L").convert("I;16").save(path)
+    loaded = ImageLoader()(path)
+    assert loaded.pixels[:, :8].mean() < 60 < 190 < loaded.pixels[:, -8:].mean()
+
+
 def test_gif_first_frame(tmp_path: Path) -> None:
     frames = [Image.new("RGB", (16, 16), colour) for colour in ("red", "blue")]
     path = tmp_path / "anim.gif"
