@@ -30,6 +30,7 @@ from facespeech.stages.speech.ctc_decode import (
     BeamSearchDecoder,
     GreedyCtcDecoder,
 )
+from facespeech.stages.speech.level import LevelNormalizer
 from facespeech.stages.speech.lm import NgramLM, default_lm_path
 from facespeech.stages.speech.recognizer import CtcRecognizer
 from facespeech.stages.speech.text import normalize_transcript
@@ -159,10 +160,13 @@ def _segments(
     events: deque[tuple[str, int, tuple[float, float]]],
 ) -> Iterator[Audio]:
     loader = AudioLoader()
+    level = LevelNormalizer()
     for index, path in enumerate(paths):
         state = files[index] = _File(Path(path))
         try:
-            for segment in segmenter(_measured(loader.stream(state.path), state)):
+            # Raised before the segmenter: its -55 dBFS speech threshold is absolute too.
+            blocks = level(_measured(loader.stream(state.path), state))
+            for segment in segmenter(blocks):
                 events.append(("segment", index, (segment.offset_s, _end_s(segment))))
                 yield segment
         except PipelineError as exc:

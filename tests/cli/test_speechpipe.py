@@ -300,3 +300,19 @@ def test_digit_vocabulary_on_sample_media(speechpipe: click.Group, sample_media:
     result = run(speechpipe, "transcribe", "--words", DIGITS, digits)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "three one four one five\n"
+
+
+@needs_model
+def test_a_quiet_recording_reads_like_a_loud_one(
+    speechpipe: click.Group, sample_media: Path, tmp_path: Path
+) -> None:
+    # 40 dB down (peak about -41 dBFS, speech around -60 dBFS): under the segmenter's -55 dBFS
+    # and deep in the features' floor, unless the level stage raises it first.
+    loud = sample_media / "speech" / "digits.wav"
+    samples, rate = sf.read(loud, dtype="float32")
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, samples * 0.01, rate, subtype="PCM_24")
+    result = run(speechpipe, "transcribe", "--words", DIGITS, loud, quiet)
+    assert result.exit_code == 0, result.stderr
+    texts = [row.split("\t")[1] for row in result.stdout.splitlines()]
+    assert texts == ["three one four one five"] * 2
