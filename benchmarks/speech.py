@@ -3,7 +3,8 @@
 For each set (speechocean762 dev and test, fsdd test with and without the digit vocabulary,
 and issue 10's held-out TTS voices, flite rms and slt, which ``tts_heldout.py`` builds into a
 cache folder, reading sentences and, with and without the vocabulary, digits; skipped, saying
-why, where flite is not installed) it measures word and character
+why, where flite is not installed; and speechocean762 dev recorded ``QUIET_DB`` quieter, 16-bit
+copies in another cache folder) it measures word and character
 error rate (jiwer, after ``normalize_transcript`` on both sides) and real-time factor of our
 default model, greedy and beam search with the language model, and of pocketsphinx 5 with its
 bundled en-us model (a JSGF digit grammar where ours gets the digit vocabulary), in the same
@@ -70,6 +71,13 @@ THREADS = 2  # the CPU budget of the targets
 TTS_HELDOUT = "tts-heldout"  # EvalSet.corpus of the set tts_heldout.py builds (not under --data)
 TTS_DIGITS = "tts-digits"  # EvalSet.corpus of tts_heldout.py's digits set
 TTS_CONTROL = "tts-heldout-text"  # tts-heldout's sentences by voices heard in training
+QUIET_DB = -30.0  # gain of the quiet copies of speechocean762 dev (speech near -60 dBFS)
+DEFAULT_QUIET_CACHE = Path(tempfile.gettempdir()) / "facespeech-bench" / "quiet"
+QUIET_DESCRIPTION = (
+    f"speechocean762 dev scaled by {QUIET_DB:.0f} dB and written as 16-bit WAV (by"
+    " `benchmarks/speech.py` into `--quiet-cache`): the same speakers as speechocean762-dev"
+    " recorded with the input gain far too low, median level near -60 dBFS"
+)
 # The long file cycles through these sets' clips (real read speech, with pauses between).
 LONG_FILE_SETS = ("speechocean762-test", "speechocean762-dev")
 # The long file is transcribed twice: default decoding (beam + LM), then greedy.
@@ -84,11 +92,13 @@ class EvalSet:
     words: tuple[str, ...] | None = None  # vocabulary (ours) / JSGF grammar (pocketsphinx)
     # keep only the rows whose transcript is nothing but these words (e.g. digit strings)
     only_words: tuple[str, ...] | None = None
+    gain_db: float = 0.0  # the set's files played this much quieter (copies in --quiet-cache)
 
 
 EVAL_SETS = (
     EvalSet("speechocean762-dev", "speechocean762", "dev"),
     EvalSet("speechocean762-test", "speechocean762", "test"),
+    EvalSet("speechocean762-dev-quiet", "speechocean762", "dev", gain_db=QUIET_DB),
     EvalSet("fsdd-test", "fsdd", "test"),
     EvalSet("fsdd-test-digits", "fsdd", "test", DIGITS),
     EvalSet("tts-heldout", TTS_HELDOUT, "test"),
@@ -141,6 +151,25 @@ def load_set(manifest: Path, eval_set: EvalSet, limit: int | None) -> list[Utter
         step = len(utterances) / limit
         utterances = [utterances[int(i * step)] for i in range(limit)]
     return utterances
+
+
+def quieter(utterances: list[Utterance], gain_db: float, cache: Path) -> list[Utterance]:
+    """The utterances' audio ``gain_db`` quieter, as 16-bit WAV copies in ``cache`` (made
+    where missing; the name holds the source's path, so different sets do not collide)."""
+    import soundfile as sf
+
+    folder = cache / f"{gain_db:+.0f}dB"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for u in utterances:
+        copy = folder / ("_".join(u.path.parts[-4:]) + ".wav")
+        if not copy.is_file():
+            samples, rate = sf.read(u.path, dtype="float32")
+            partial = copy.with_suffix(".part.wav")
+            sf.write(partial, samples * 10 ** (gain_db / 20), rate, subtype="PCM_16")
+            partial.replace(copy)
+        out.append(Utterance(copy, u.reference, u.duration_s))
+    return out
 
 
 def thread_env() -> dict[str, str]:
@@ -302,6 +331,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=tts_heldout.DEFAULT_CONTROL_OUT,
         help="folder for the held-out sentences read by training voices (built on first use)",
     )
+    parser.add_argument(
+        "--quiet-cache",
+        type=Path,
+        default=DEFAULT_QUIET_CACHE,
+        help="folder for the quiet copies of speechocean762 dev (made on first use)",
+    )
     parser.add_argument("--no-peer", action="store_true", help="leave pocketsphinx out")
     parser.add_argument(
         "--long-s",
@@ -380,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"{eval_set.name}: skipped: {exc}")
             continue
         utterances = load_set(manifest, eval_set, limit)
+        if eval_set.gain_db:
+            utterances = quieter(utterances, eval_set.gain_db, args.quiet_cache)
         data["sets"][eval_set.name] = evaluate_set(eval_set, utterances, args)
         about = {
             TTS_HELDOUT: tts_heldout.DESCRIPTION,
@@ -387,8 +424,11 @@ def main(argv: list[str] | None = None) -> int:
             TTS_CONTROL: tts_heldout.CONTROL_DESCRIPTION,
         }.get(eval_set.corpus)
         if about:
-            data["sets"][eval_set.name]["about"] = about
             data["versions"]["flite"] = tts_heldout.flite_version()
+        if eval_set.gain_db:
+            about = QUIET_DESCRIPTION
+        if about:
+            data["sets"][eval_set.name]["about"] = about
     long_s = args.long_s if args.long_s is not None else (QUICK_LONG_S if args.quick else LONG_S)
     if long_s > 0 and args.ours_pending:
         data["long"] = {"pending": args.ours_pending, "target_s": long_s}

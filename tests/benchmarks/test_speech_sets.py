@@ -76,3 +76,26 @@ def test_control_set_reads_the_held_out_sentences_with_training_voices(
     assert bench.set_manifest(control, args) == tmp_path / "c" / "manifest.tsv"
     assert calls == [(tmp_path / "c", tmp_path, ("awb", "kal16"))]
     assert not {"rms", "slt"} & set(calls[0][2])  # not the unseen voices
+
+
+def test_quiet_set_reads_16_bit_copies_at_its_gain(tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    bench = _load_script()
+    [quiet_set] = [s for s in bench.EVAL_SETS if s.gain_db]
+    assert (quiet_set.corpus, quiet_set.split) == ("speechocean762", "dev")
+    source = tmp_path / "speaker" / "clip.flac"
+    source.parent.mkdir()
+    sf.write(source, np.full(1600, 0.5, np.float32), 16_000)
+    [utterance] = bench.quieter(
+        [bench.Utterance(source, "we call it bear", 0.1)], -20.0, tmp_path / "cache"
+    )
+    assert utterance.reference == "we call it bear"
+    assert utterance.path != source
+    samples, rate = sf.read(utterance.path, dtype="float32")
+    assert sf.info(utterance.path).subtype == "PCM_16"
+    assert rate == 16_000
+    assert np.allclose(samples, 0.05, atol=1e-4)  # 0.5, 20 dB down
+    again = bench.quieter([bench.Utterance(source, "x", 0.1)], -20.0, tmp_path / "cache")
+    assert again[0].path == utterance.path  # made once, found after
