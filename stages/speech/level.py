@@ -1,4 +1,5 @@
-"""Level: quiet recordings raised to the level the recognizer was trained at, before the VAD.
+"""Level: a DC offset removed and quiet recordings raised to the level the recognizer was
+trained at, before the VAD.
 
 The log-mel features are floored (``LOG_FLOOR``) before the per-utterance normalisation, and
 the segmenter never takes frames under ``min_speech_db`` (-55 dBFS) for speech, so neither is
@@ -22,10 +23,14 @@ from numpy.typing import NDArray
 
 DEFAULT_MIN_PEAK_DB = -20.0  # dBFS; below the peak of 95 % of speechocean762's training clips
 DEFAULT_MAX_GAIN_DB = 40.0  # a faint hiss is not turned into a loud one
+# A block's mean (DC offset) above this is subtracted: an offset of a cheap sound card puts
+# every frame above the segmenter's threshold, so nothing is cut and nothing recognised
+# (the sample sentence with an offset of 0.2: empty text). Speech itself averages to ~0.
+DC_TOLERANCE = 1e-3
 
 
 class LevelNormalizer:
-    """Audio blocks of one file -> the same blocks, amplified when the file is quiet.
+    """Audio blocks of one file -> the same blocks, DC offset removed, amplified when quiet.
 
     The gain raises the peak seen so far to ``min_peak_db`` (dBFS), at most ``max_gain_db``,
     never below 1. Since the peak so far only grows, the gain only falls along a file: a loud
@@ -55,12 +60,23 @@ class LevelNormalizer:
     def __call__(self, blocks: Iterable[Audio]) -> Iterator[Audio]:
         peak_so_far = 0.0
         for block in blocks:
-            peak_so_far = max(peak_so_far, _peak(block.samples))
+            samples = _without_dc(block.samples)
+            peak_so_far = max(peak_so_far, _peak(samples))
             gain = self.gain(peak_so_far)
-            if gain == 1.0:
+            if gain != 1.0:
+                samples = np.clip(samples * np.float32(gain), -1.0, 1.0)
+            if samples is block.samples:
                 yield block
             else:
-                yield replace(block, samples=(block.samples * np.float32(gain)).astype(np.float32))
+                yield replace(block, samples=samples.astype(np.float32, copy=False))
+
+
+def _without_dc(samples: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``samples`` less their mean, where it is more than ``DC_TOLERANCE`` (else as they are)."""
+    mean = float(samples.mean()) if samples.size else 0.0
+    if abs(mean) <= DC_TOLERANCE:
+        return samples
+    return (samples - np.float32(mean)).astype(np.float32)
 
 
 def _peak(samples: NDArray[np.float32]) -> float:

@@ -68,3 +68,15 @@ def test_quiet_speech_is_segmented_like_loud_speech() -> None:
     assert spans[0.3]
     assert spans[0.001] == spans[0.3]
     assert list(Segmenter()(file(0.001))) == []  # without it, the quiet tone is not speech
+
+
+def test_a_dc_offset_is_removed_so_pauses_are_found() -> None:
+    silence = np.zeros(RATE, np.float32)
+    speech = np.concatenate([silence, block(0.3, 2.0).samples, silence])
+    offset = Audio(Path("a.wav"), speech + np.float32(0.2), RATE)
+    # Every frame is about as loud as the offset: the tone is not above the noise floor.
+    assert list(Segmenter()([offset])) == []
+    [out] = LevelNormalizer()([offset])
+    assert abs(float(out.samples.mean())) < 1e-6
+    clean = [(s.offset_s, s.duration_s) for s in Segmenter()([Audio(Path("a.wav"), speech, RATE)])]
+    assert [(s.offset_s, s.duration_s) for s in Segmenter()([out])] == clean
