@@ -418,15 +418,14 @@ def main(argv: list[str] | None = None) -> int:
         if eval_set.gain_db:
             utterances = quieter(utterances, eval_set.gain_db, args.quiet_cache)
         data["sets"][eval_set.name] = evaluate_set(eval_set, utterances, args)
-        about = {
+        tts_about = {
             TTS_HELDOUT: tts_heldout.DESCRIPTION,
             TTS_DIGITS: tts_heldout.DIGITS_DESCRIPTION,
             TTS_CONTROL: tts_heldout.CONTROL_DESCRIPTION,
         }.get(eval_set.corpus)
-        if about:
+        if tts_about:
             data["versions"]["flite"] = tts_heldout.flite_version()
-        if eval_set.gain_db:
-            about = QUIET_DESCRIPTION
+        about = QUIET_DESCRIPTION if eval_set.gain_db else tts_about
         if about:
             data["sets"][eval_set.name]["about"] = about
     long_s = args.long_s if args.long_s is not None else (QUICK_LONG_S if args.quick else LONG_S)

@@ -16,7 +16,7 @@ from facespeech.stages.face.draw import draw_faces
 from facespeech.stages.face.landmarks import point_groups
 from facespeech.stages.face.load import ImageLoader
 from facespeech.stages.face.types import Box, ImageRef
-from facespeech.stages.face.video import is_video_path
+from facespeech.stages.media import is_video_path
 
 OutputFormat = Literal["csv", "json", "jsonl"]
 FORMATS: tuple[OutputFormat, ...] = ("csv", "json", "jsonl")

@@ -226,10 +226,9 @@ def transcribe(files: tuple[Path, ...], fmt: str, output_dir: Path | None, **opt
       speechpipe transcribe --format srt -o subs/ *.flac
       speechpipe transcribe --words "zero one two three four five six seven eight nine" pin.wav
     """
-    paths = [item for item in walk_files(files, is_media_path) if isinstance(item, Path)]
-    empty_folders = [
-        item for item in walk_files(files, is_media_path) if not isinstance(item, Path)
-    ]
+    walked = list(walk_files(files, is_media_path))
+    paths = [item for item in walked if isinstance(item, Path)]
+    empty_folders = [item for item in walked if not isinstance(item, Path)]
     several = len(paths) > 1 or any(path.is_dir() for path in files)  # rows name their file
     if output_dir is None and fmt == "all":
         raise click.UsageError("--format all needs --output-dir")

@@ -9,7 +9,6 @@ import cv2
 import numpy as np
 from facespeech.stages.errors import InputError
 from facespeech.stages.face.types import ImageRef, LoadedImage
-from facespeech.stages.media import is_video_path as is_video_path  # kept importable here
 
 # Used when a container does not state its frame rate, so times stay defined.
 FALLBACK_FPS = 25.0
