@@ -114,6 +114,24 @@ def test_quiet_speech_over_noise_is_found() -> None:
     assert segment.duration_s == pytest.approx(2.0, abs=0.041)
 
 
+def test_speech_over_mains_hum_as_loud_is_found() -> None:
+    # 60 Hz hum with its second harmonic, as loud as the syllables laid over it from 4 to 8 s:
+    # the whole band's level hardly moves with the syllables, the band above 200 Hz does.
+    hum = tone(30, amplitude=0.3, hz=60.0) + tone(30, amplitude=0.1, hz=120.0)
+    audio = hum.copy()
+    audio[round(4 * RATE) : round(8 * RATE)] += syllables(4)
+    (segment,) = Segmenter(pad_s=0.0)(blocks(audio, 1.0))
+    assert segment.offset_s == pytest.approx(4.0, abs=0.041)
+    assert segment.duration_s == pytest.approx(4.0, abs=0.081)
+    assert list(Segmenter(pad_s=0.0, band_low_hz=0.0)(blocks(audio, 1.0))) == []
+    assert list(Segmenter()(blocks(hum, 1.0))) == []
+
+
+def test_a_band_above_nyquist_is_refused() -> None:
+    with pytest.raises(ValueError, match="band_low_hz"):
+        list(Segmenter(band_low_hz=9000.0)(blocks(tone(1), 1.0)))
+
+
 def test_one_hour_keeps_a_bounded_buffer() -> None:
     # A lazy hour of 8 s tones and 2 s pauses: segments stream out, none longer than allowed.
     def hour() -> Iterator[Audio]:
@@ -150,7 +168,13 @@ def test_changing_sample_rate_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("setting", "value"),
-    [("max_segment_s", 0.5), ("min_pause_s", 0.0), ("pad_s", -1.0), ("margin_db", -3.0)],
+    [
+        ("max_segment_s", 0.5),
+        ("min_pause_s", 0.0),
+        ("pad_s", -1.0),
+        ("margin_db", -3.0),
+        ("band_low_hz", -1.0),
+    ],
 )
 def test_bad_settings_raise(setting: str, value: float) -> None:
     with pytest.raises(ValueError, match=setting):
