@@ -2,7 +2,8 @@
 
 WAV, FLAC, OGG/Vorbis, Opus and MP3 are read by libsndfile (through ``soundfile``); other
 formats, and the sound track of videos, through an ``ffmpeg`` subprocess when ffmpeg is on
-``PATH``. Channels are averaged; the rate is converted with soxr (high quality). Long files are
+``PATH``. Channels are averaged (by :class:`Downmix`, which reads one channel alone where they
+cancel; ffmpeg averages its own); the rate is converted with soxr (high quality). Long files are
 read block by block with :meth:`AudioLoader.stream`, so memory stays flat.
 """
 
@@ -32,6 +33,13 @@ SAMPLE_RATE = 16_000  # Hz: what the spectrogram and the recognizer expect
 STREAM_BLOCK_S = 30.0  # seconds per block of AudioLoader.stream
 RESAMPLE_QUALITY = "HQ"  # soxr quality: "HQ" keeps the pass band flat to 0.95 * Nyquist
 FFMPEG_BYTES_PER_SAMPLE = 4  # ffmpeg writes float32 little-endian ("-f f32le")
+# Channels whose mean has less than this share of their own mean power cancel each other: one
+# was wired or recorded with its polarity reversed, and their mean (what ffmpeg, librosa and
+# Whisper take) is near silence: the whole file transcribed to nothing. (Formats read through
+# ffmpeg are still mixed down by ffmpeg: asked for the channels as they are, its mono-to-stereo
+# upmix would change every mono file's level by 3 dB.)
+CANCELLED_POWER_RATIO = 0.1
+AUDIBLE_POWER = 1e-8  # -80 dBFS: quieter blocks decide nothing about the channels
 FFMPEG_TIMEOUT_S = 3600.0
 NEEDS_FFMPEG = "reading other formats needs ffmpeg, which is not installed"
 # What a folder given to `speechpipe transcribe` is walked for; files named one by one are
@@ -96,6 +104,46 @@ def _ffmpeg_command(path: Path, sample_rate_hz: int) -> list[str]:
         *(str(_ffmpeg()), "-nostdin", "-v", "error", "-i", str(path)),
         *("-vn", "-ac", "1", "-ar", str(sample_rate_hz), "-f", "f32le", "-"),
     ]
+
+
+def _ffmpeg_samples(data: bytes) -> NDArray[np.float32]:
+    """ffmpeg's float32 output (mono: ffmpeg mixes the channels down itself) -> samples."""
+    usable = len(data) - len(data) % FFMPEG_BYTES_PER_SAMPLE
+    return np.frombuffer(data[:usable], dtype="<f4").astype(np.float32)
+
+
+class Downmix:
+    """Multichannel blocks of one file, in order -> mono: the channels' mean, or, once a block
+    shows the channels cancelling in their mean (``CANCELLED_POWER_RATIO``), the loudest
+    channel of that block for the rest of the file.
+
+    ``block`` ``float32 (n_samples, n_channels)`` -> ``float32 (n_samples,)``.
+    """
+
+    def __init__(self) -> None:
+        self.channel: int | None = None  # the channel kept once the channels cancelled
+
+    def __call__(
+        self, block: NDArray[np.float32], source: Path | None = None
+    ) -> NDArray[np.float32]:
+        if block.shape[1] == 1:
+            return np.ascontiguousarray(block[:, 0])
+        if self.channel is not None:
+            return np.ascontiguousarray(block[:, self.channel])
+        mono: NDArray[np.float32] = block.mean(axis=1, dtype=np.float32)
+        channel_power = np.mean(np.square(block, dtype=np.float64), axis=0)  # (n_channels,)
+        mean_power = float(np.mean(np.square(mono, dtype=np.float64)))
+        audible = float(channel_power.max()) > AUDIBLE_POWER
+        if audible and mean_power < CANCELLED_POWER_RATIO * float(channel_power.mean()):
+            self.channel = int(np.argmax(channel_power))
+            log.info(
+                "%s: the channels cancel each other (one has its polarity reversed); "
+                "reading channel %d alone",
+                source or "audio",
+                self.channel + 1,
+            )
+            return np.ascontiguousarray(block[:, self.channel])
+        return mono
 
 
 def soundfile_duration_s(path: Path | str) -> float | None:
@@ -164,13 +212,14 @@ class AudioLoader:
             rate, self.sample_rate_hz, 1, dtype="float32", quality=RESAMPLE_QUALITY
         )
         emitted = 0
+        downmix = Downmix()
         try:
             with sf.SoundFile(path) as f:
                 blocks = f.blocks(
                     blocksize=max(1, round(block_s * rate)), dtype="float32", always_2d=True
                 )
                 for index, block in enumerate(blocks):
-                    mono = block.mean(axis=1, dtype=np.float32)
+                    mono = downmix(block, path)
                     last = f.tell() >= f.frames
                     samples = (
                         mono
@@ -199,8 +248,7 @@ class AudioLoader:
             assert proc.stdout is not None
             assert proc.stderr is not None
             while chunk := proc.stdout.read(block_bytes):
-                usable = len(chunk) - len(chunk) % FFMPEG_BYTES_PER_SAMPLE
-                samples = np.frombuffer(chunk[:usable], dtype="<f4").astype(np.float32)
+                samples = _ffmpeg_samples(chunk)
                 yield self._block(path, samples, emitted, first=emitted == 0)
                 emitted += len(samples)
             error = proc.stderr.read().decode(errors="replace").strip()
@@ -241,21 +289,20 @@ class AudioLoader:
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise InputError(path, f"ffmpeg failed: {exc}") from exc
         if done.returncode != 0:
-            reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [
+            last_line = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [
                 "no reason given"
             ]
             raise InputError(
-                path, f"not an audio or video file ffmpeg can decode: {reason[0]}"
+                path, f"not an audio or video file ffmpeg can decode: {last_line[0]}"
             ) from cause
-        usable = len(done.stdout) - len(done.stdout) % FFMPEG_BYTES_PER_SAMPLE
-        return np.frombuffer(done.stdout[:usable], dtype="<f4").astype(np.float32)
+        return _ffmpeg_samples(done.stdout)
 
     def _to_mono_rate(
         self, path: Path, data: NDArray[np.float32], rate: int
     ) -> NDArray[np.float32]:
         if data.size == 0:
             raise InputError(path, "no audio samples (empty file)")
-        mono: NDArray[np.float32] = data.mean(axis=1, dtype=np.float32)  # (n_samples,)
+        mono = Downmix()(data, path)  # (n_samples,)
         if not np.isfinite(mono).all():
             raise InputError(path, "samples are NaN or infinite")
         if rate == self.sample_rate_hz:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 from facespeech.stages.errors import InputError
-from facespeech.stages.speech.audio import SAMPLE_RATE, AudioLoader, soundfile_duration_s
+from facespeech.stages.speech.audio import (
+    SAMPLE_RATE,
+    AudioLoader,
+    Downmix,
+    soundfile_duration_s,
+)
 from numpy.typing import NDArray
 
 
@@ -42,6 +48,44 @@ def test_stereo_is_averaged_to_mono(tmp_path: Path) -> None:
     audio = AudioLoader()(path)
     assert audio.samples.shape == left.shape
     np.testing.assert_allclose(audio.samples, 0.75 * left, atol=1e-3)
+
+
+def test_channels_that_cancel_are_read_one_alone(tmp_path: Path) -> None:
+    # The right channel wired with its polarity reversed: the mean of the two is silence.
+    voice = sine(300.0, SAMPLE_RATE, 2.0) * np.linspace(0.2, 1.0, 2 * SAMPLE_RATE, dtype=np.float32)
+    path = tmp_path / "reversed.wav"
+    sf.write(path, np.stack([0.8 * voice, -voice], axis=1), SAMPLE_RATE, subtype="FLOAT")
+    np.testing.assert_allclose(AudioLoader()(path).samples, -voice, atol=1e-6)
+    streamed = np.concatenate([b.samples for b in AudioLoader().stream(path, block_s=0.5)])
+    np.testing.assert_allclose(streamed, -voice, atol=1e-6)
+
+
+def test_downmix_keeps_its_channel_for_the_rest_of_the_file() -> None:
+    downmix = Downmix()
+    tone = sine(200.0, SAMPLE_RATE, 0.1)
+    together = np.stack([tone, 0.5 * tone], axis=1)
+    np.testing.assert_allclose(downmix(together), 0.75 * tone, atol=1e-6)
+    assert downmix.channel is None
+    np.testing.assert_allclose(downmix(np.stack([tone, -tone], axis=1)), tone, atol=1e-6)
+    assert downmix.channel == 0
+    np.testing.assert_allclose(downmix(together), tone, atol=1e-6)
+    # Digital silence on both channels decides nothing.
+    fresh = Downmix()
+    fresh(np.zeros((1600, 2), dtype=np.float32))
+    assert fresh.channel is None
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+def test_a_format_only_ffmpeg_reads_loads_as_the_same_samples(tmp_path: Path) -> None:
+    wav = tmp_path / "mono.wav"
+    sf.write(wav, sine(300.0, SAMPLE_RATE, 1.0), SAMPLE_RATE, subtype="FLOAT")
+    matroska = tmp_path / "mono.mka"  # a container libsndfile does not read
+    command = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(wav), "-c:a", "pcm_f32le"]
+    subprocess.run([*command, str(matroska)], check=True)
+    expected = AudioLoader()(wav).samples
+    np.testing.assert_allclose(AudioLoader()(matroska).samples, expected, atol=1e-6)
+    streamed = [b.samples for b in AudioLoader().stream(matroska, block_s=0.3)]
+    np.testing.assert_allclose(np.concatenate(streamed), expected, atol=1e-6)
 
 
 def test_eight_bit_and_six_channels_load(tmp_path: Path) -> None:
