@@ -3,8 +3,9 @@
 For each set (speechocean762 dev and test, fsdd test with and without the digit vocabulary,
 and issue 10's held-out TTS voices, flite rms and slt, which ``tts_heldout.py`` builds into a
 cache folder, reading sentences and, with and without the vocabulary, digits; skipped, saying
-why, where flite is not installed; and speechocean762 dev recorded ``QUIET_DB`` quieter, 16-bit
-copies in another cache folder) it measures word and character
+why, where flite is not installed; and speechocean762 dev recorded under other conditions,
+``QUIET`` (30 dB too quietly) and ``HUM`` (mains hum as loud as the voice), 16-bit copies in
+another cache folder) it measures word and character
 error rate (jiwer, after ``normalize_transcript`` on both sides) and real-time factor of our
 default model, greedy and beam search with the language model, and of pocketsphinx 5 with its
 bundled en-us model (a JSGF digit grammar where ours gets the digit vocabulary), in the same
@@ -71,12 +72,39 @@ THREADS = 2  # the CPU budget of the targets
 TTS_HELDOUT = "tts-heldout"  # EvalSet.corpus of the set tts_heldout.py builds (not under --data)
 TTS_DIGITS = "tts-digits"  # EvalSet.corpus of tts_heldout.py's digits set
 TTS_CONTROL = "tts-heldout-text"  # tts-heldout's sentences by voices heard in training
-QUIET_DB = -30.0  # gain of the quiet copies of speechocean762 dev (speech near -60 dBFS)
-DEFAULT_QUIET_CACHE = Path(tempfile.gettempdir()) / "facespeech-bench" / "quiet"
-QUIET_DESCRIPTION = (
-    f"speechocean762 dev scaled by {QUIET_DB:.0f} dB and written as 16-bit WAV (by"
-    " `benchmarks/speech.py` into `--quiet-cache`): the same speakers as speechocean762-dev"
-    " recorded with the input gain far too low, median level near -60 dBFS"
+DEFAULT_CONDITION_CACHE = Path(tempfile.gettempdir()) / "facespeech-bench" / "conditions"
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """How a set's files are played for a condition set: 16-bit WAV copies in
+    ``--condition-cache``/``name``, ``gain_db`` louder (negative: quieter), with mains hum added
+    where ``hum_hz`` is given: a sine there and its harmonics at ``hum_harmonics`` of its
+    amplitude, their RMS ``hum_snr_db`` below the clip's own RMS (so 0 is as loud as the clip)."""
+
+    name: str
+    description: str
+    gain_db: float = 0.0
+    hum_hz: float | None = None
+    hum_harmonics: tuple[float, ...] = ()
+    hum_snr_db: float = 0.0
+
+
+QUIET = Condition(
+    "-30dB",
+    "speechocean762 dev scaled by -30 dB and written as 16-bit WAV (by `benchmarks/speech.py`"
+    " into `--condition-cache`): the same speakers as speechocean762-dev recorded with the"
+    " input gain far too low, median level near -60 dBFS",
+    gain_db=-30.0,
+)
+HUM = Condition(
+    "hum50",
+    "speechocean762 dev with mains hum added (by `benchmarks/speech.py` into"
+    " `--condition-cache`, 16-bit WAV): 50 Hz with harmonics at 100 and 150 Hz (half and a"
+    " quarter of its amplitude), together as loud as each clip (RMS), as from a ground loop"
+    " or a cheap microphone cable",
+    hum_hz=50.0,
+    hum_harmonics=(0.5, 0.25),
 )
 # The long file cycles through these sets' clips (real read speech, with pauses between).
 LONG_FILE_SETS = ("speechocean762-test", "speechocean762-dev")
@@ -92,13 +120,14 @@ class EvalSet:
     words: tuple[str, ...] | None = None  # vocabulary (ours) / JSGF grammar (pocketsphinx)
     # keep only the rows whose transcript is nothing but these words (e.g. digit strings)
     only_words: tuple[str, ...] | None = None
-    gain_db: float = 0.0  # the set's files played this much quieter (copies in --quiet-cache)
+    condition: Condition | None = None  # the set's files played so (copies in --condition-cache)
 
 
 EVAL_SETS = (
     EvalSet("speechocean762-dev", "speechocean762", "dev"),
     EvalSet("speechocean762-test", "speechocean762", "test"),
-    EvalSet("speechocean762-dev-quiet", "speechocean762", "dev", gain_db=QUIET_DB),
+    EvalSet("speechocean762-dev-quiet", "speechocean762", "dev", condition=QUIET),
+    EvalSet("speechocean762-dev-hum", "speechocean762", "dev", condition=HUM),
     EvalSet("fsdd-test", "fsdd", "test"),
     EvalSet("fsdd-test-digits", "fsdd", "test", DIGITS),
     EvalSet("tts-heldout", TTS_HELDOUT, "test"),
@@ -153,23 +182,44 @@ def load_set(manifest: Path, eval_set: EvalSet, limit: int | None) -> list[Utter
     return utterances
 
 
-def quieter(utterances: list[Utterance], gain_db: float, cache: Path) -> list[Utterance]:
-    """The utterances' audio ``gain_db`` quieter, as 16-bit WAV copies in ``cache`` (made
-    where missing; the name holds the source's path, so different sets do not collide)."""
+def conditioned(utterances: list[Utterance], condition: Condition, cache: Path) -> list[Utterance]:
+    """The utterances' audio played under ``condition``, as 16-bit WAV copies in
+    ``cache``/``condition.name`` (made where missing; the name holds the source's path, so
+    different sets do not collide)."""
+    import numpy as np
     import soundfile as sf
 
-    folder = cache / f"{gain_db:+.0f}dB"
+    folder = cache / condition.name
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for u in utterances:
         copy = folder / ("_".join(u.path.parts[-4:]) + ".wav")
         if not copy.is_file():
-            samples, rate = sf.read(u.path, dtype="float32")
+            samples, rate = sf.read(u.path, dtype="float64")
+            if samples.ndim > 1:
+                samples = samples.mean(axis=1)
+            played = samples * 10 ** (condition.gain_db / 20)
+            if condition.hum_hz is not None:
+                played = played + _hum(played, rate, condition)
             partial = copy.with_suffix(".part.wav")
-            sf.write(partial, samples * 10 ** (gain_db / 20), rate, subtype="PCM_16")
+            sf.write(partial, np.clip(played, -1.0, 1.0), rate, subtype="PCM_16")
             partial.replace(copy)
         out.append(Utterance(copy, u.reference, u.duration_s))
     return out
+
+
+def _hum(samples: Any, rate: int, condition: Condition) -> Any:
+    """Mains hum as ``condition`` says, for ``samples`` ``float64 (n,)`` at ``rate`` Hz."""
+    import numpy as np
+
+    assert condition.hum_hz is not None
+    t = np.arange(len(samples)) / rate
+    amplitudes = (1.0, *condition.hum_harmonics)
+    hum = sum(
+        a * np.sin(2 * np.pi * condition.hum_hz * (k + 1) * t) for k, a in enumerate(amplitudes)
+    )
+    target_rms = np.sqrt(np.mean(samples**2)) * 10 ** (-condition.hum_snr_db / 20)
+    return hum * target_rms / np.sqrt(np.mean(hum**2))
 
 
 def thread_env() -> dict[str, str]:
@@ -332,10 +382,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="folder for the held-out sentences read by training voices (built on first use)",
     )
     parser.add_argument(
-        "--quiet-cache",
+        "--condition-cache",
         type=Path,
-        default=DEFAULT_QUIET_CACHE,
-        help="folder for the quiet copies of speechocean762 dev (made on first use)",
+        default=DEFAULT_CONDITION_CACHE,
+        help="folder for the quiet and hum copies of speechocean762 dev (made on first use)",
     )
     parser.add_argument("--no-peer", action="store_true", help="leave pocketsphinx out")
     parser.add_argument(
@@ -415,8 +465,8 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"{eval_set.name}: skipped: {exc}")
             continue
         utterances = load_set(manifest, eval_set, limit)
-        if eval_set.gain_db:
-            utterances = quieter(utterances, eval_set.gain_db, args.quiet_cache)
+        if eval_set.condition is not None:
+            utterances = conditioned(utterances, eval_set.condition, args.condition_cache)
         data["sets"][eval_set.name] = evaluate_set(eval_set, utterances, args)
         tts_about = {
             TTS_HELDOUT: tts_heldout.DESCRIPTION,
@@ -425,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         }.get(eval_set.corpus)
         if tts_about:
             data["versions"]["flite"] = tts_heldout.flite_version()
-        about = QUIET_DESCRIPTION if eval_set.gain_db else tts_about
+        about = eval_set.condition.description if eval_set.condition else tts_about
         if about:
             data["sets"][eval_set.name]["about"] = about
     long_s = args.long_s if args.long_s is not None else (QUICK_LONG_S if args.quick else LONG_S)

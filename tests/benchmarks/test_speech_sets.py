@@ -78,18 +78,25 @@ def test_control_set_reads_the_held_out_sentences_with_training_voices(
     assert not {"rms", "slt"} & set(calls[0][2])  # not the unseen voices
 
 
-def test_quiet_set_reads_16_bit_copies_at_its_gain(tmp_path: Path) -> None:
+def test_condition_sets_read_16_bit_copies_of_speechocean762_dev(tmp_path: Path) -> None:
     import numpy as np
     import soundfile as sf
 
     bench = _load_script()
-    [quiet_set] = [s for s in bench.EVAL_SETS if s.gain_db]
-    assert (quiet_set.corpus, quiet_set.split) == ("speechocean762", "dev")
+    conditions = {s.name: s.condition for s in bench.EVAL_SETS if s.condition is not None}
+    assert conditions == {
+        "speechocean762-dev-quiet": bench.QUIET,
+        "speechocean762-dev-hum": bench.HUM,
+    }
+    assert {(s.corpus, s.split) for s in bench.EVAL_SETS if s.condition} == {
+        ("speechocean762", "dev")
+    }
     source = tmp_path / "speaker" / "clip.flac"
     source.parent.mkdir()
     sf.write(source, np.full(1600, 0.5, np.float32), 16_000)
-    [utterance] = bench.quieter(
-        [bench.Utterance(source, "we call it bear", 0.1)], -20.0, tmp_path / "cache"
+    quiet = bench.Condition("q", "twenty down", gain_db=-20.0)
+    [utterance] = bench.conditioned(
+        [bench.Utterance(source, "we call it bear", 0.1)], quiet, tmp_path / "cache"
     )
     assert utterance.reference == "we call it bear"
     assert utterance.path != source
@@ -97,5 +104,27 @@ def test_quiet_set_reads_16_bit_copies_at_its_gain(tmp_path: Path) -> None:
     assert sf.info(utterance.path).subtype == "PCM_16"
     assert rate == 16_000
     assert np.allclose(samples, 0.05, atol=1e-4)  # 0.5, 20 dB down
-    again = bench.quieter([bench.Utterance(source, "x", 0.1)], -20.0, tmp_path / "cache")
+    again = bench.conditioned([bench.Utterance(source, "x", 0.1)], quiet, tmp_path / "cache")
     assert again[0].path == utterance.path  # made once, found after
+
+
+def test_the_hum_set_adds_50_hz_and_harmonics_as_loud_as_the_clip(tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    bench = _load_script()
+    source = tmp_path / "speaker" / "tone.wav"
+    source.parent.mkdir()
+    t = np.arange(16_000) / 16_000
+    voice = 0.1 * np.sin(2 * np.pi * 1000 * t)
+    sf.write(source, voice, 16_000, subtype="FLOAT")
+    [utterance] = bench.conditioned(
+        [bench.Utterance(source, "x", 1.0)], bench.HUM, tmp_path / "cache"
+    )
+    samples, _ = sf.read(utterance.path, dtype="float64")
+    spectrum = np.abs(np.fft.rfft(samples)) / len(samples) * 2  # amplitude per 1 Hz bin
+    assert spectrum[1000] == pytest.approx(0.1, abs=1e-3)
+    hum = spectrum[[50, 100, 150]]
+    assert hum / hum[0] == pytest.approx([1.0, 0.5, 0.25], abs=1e-3)
+    # Together as loud as the clip: the RMS of the hum's sines equals the voice's.
+    assert np.sqrt((hum**2 / 2).sum()) == pytest.approx(np.sqrt(np.mean(voice**2)), rel=1e-3)
