@@ -56,7 +56,7 @@ EARLIEST_CUT = 0.5
 # Frame levels count only the spectrum above this: mains hum (50/60 Hz and its harmonics up to
 # 180 Hz) and rumble are often as loud as the voice, and over them no frame was ever 12 dB above
 # the floor. speechocean762 dev with a 50 Hz hum as loud as the speech (beam + LM): 78.1 % WER
-# measuring the whole band, 51.0 % above 150 Hz (49.0 % without the hum; 50.1 % decoding each
+# measuring the whole band, 51.0 % above 150 or 200 Hz (49.0 % without the hum; 50.1 % decoding each
 # clip whole, so the rest is the recognizer's). The dev sentences as recorded: 49.0 % (whole
 # band), 48.9 / 49.2 / 49.3 / 49.5 % above 0 (Hann frames) / 150 / 200 / 250 Hz; an 84-sentence
 # file of them with 60 + 180 Hz hum: 78.9 % whole band, 63.1 / 51.0 / 50.3 / 49.2 % above
@@ -239,6 +239,8 @@ def _levels(samples: NDArray[np.float32], frame: int, *, low_bin: int = 0) -> ND
     with ``low_bin == 0`` a steady signal reads as its mean square), so the spectrum below that
     bin does not count."""
     n = -(-len(samples) // frame)
+    if n == 0:
+        return np.zeros(0, dtype=np.float64)
     padded = np.zeros((n, frame), dtype=np.float64)
     padded.reshape(-1)[: len(samples)] = samples
     window = _hann(frame)
