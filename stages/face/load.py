@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import warnings
@@ -15,8 +16,18 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jfif"}
+# HEIC/HEIF, the iPhone camera's default, is read when pillow-heif is installed (`pip install
+# 'facespeech[heic]'`): optional, because its wheels are GPL-2 (they bundle the x265 encoder).
+# Without it such a photo gets its own error line, so it is listed for folder walks either way.
+HEIF_SUFFIXES = frozenset({".heic", ".heif"})
+IMAGE_SUFFIXES = (
+    frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jfif"})
+    | {".avif"}  # Pillow >= 11.3 reads AVIF itself
+    | HEIF_SUFFIXES
+)
+NEEDS_PILLOW_HEIF = (
+    "a HEIC/HEIF photo: reading it needs pillow-heif (pip install pillow-heif; its wheels are"
+    " GPL-2), or convert it to JPEG first"
 )
 # Pillow's own decompression-bomb limit (~89 MP) warns first and only raises at twice that;
 # we refuse above our own limit before any pixel is decoded.
@@ -31,8 +42,9 @@ MAX_16BIT = 65535
 class ImageLoader:
     """File -> ``LoadedImage`` (``uint8 (h, w, 3)`` RGB, EXIF orientation applied).
 
-    Reads JPEG, PNG, WebP, BMP, TIFF and GIF (first frame). Modes L, LA, P, RGBA, CMYK,
-    16-bit and float become 8-bit RGB (alpha dropped).
+    Reads JPEG, PNG, WebP, AVIF, BMP, TIFF and GIF (first frame), and HEIC/HEIF where
+    pillow-heif is installed. Modes L, LA, P, RGBA, CMYK, 16-bit and float become 8-bit RGB
+    (alpha dropped).
 
     Args:
         max_pixels: refuse images with more pixels than this (decompression bombs).
@@ -55,11 +67,14 @@ class ImageLoader:
             return item
         ref = item if isinstance(item, ImageRef) else ImageRef(Path(item))
         path = ref.source
+        heif = path.suffix.lower() in HEIF_SUFFIXES
         try:
             if path.is_dir():
                 raise InputError(path, "is a folder, not an image")
             if path.stat().st_size == 0:
                 raise InputError(path, "empty file")
+            if heif:
+                _heif_opener_registered()
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 with Image.open(path) as image:
@@ -80,6 +95,8 @@ class ImageLoader:
         except PermissionError as exc:
             raise InputError(path, "permission denied") from exc
         except UnidentifiedImageError as exc:
+            if heif and not _heif_opener_registered():
+                raise InputError(path, NEEDS_PILLOW_HEIF) from exc
             raise InputError(path, "not an image file (unrecognised format)") from exc
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise InputError(path, f"image too large: {exc}") from exc
@@ -102,6 +119,17 @@ class ImageLoader:
         ratio = self.draft_min_side / longest
         image.draft("RGB", (math.ceil(width * ratio), math.ceil(height * ratio)))
         return width / image.size[0]
+
+
+@functools.cache
+def _heif_opener_registered() -> bool:
+    """Teach Pillow HEIC/HEIF through pillow-heif, once per process; False without it."""
+    try:
+        from pillow_heif import register_heif_opener  # type: ignore[import-not-found]
+    except ImportError:
+        return False
+    register_heif_opener()
+    return True
 
 
 def to_rgb8(image: Image.Image) -> NDArray[np.uint8]:

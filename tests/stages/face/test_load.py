@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from facespeech.stages.errors import InputError
+from facespeech.stages.face import load
 from facespeech.stages.face.load import ImageLoader
 from facespeech.stages.face.types import ImageRef
 from PIL import Image
@@ -22,6 +23,7 @@ def _gradient(width: int = 64, height: int = 48) -> np.ndarray:
     [
         ("RGB", ".jpg"),
         ("RGB", ".webp"),
+        ("RGB", ".avif"),
         ("RGB", ".bmp"),
         ("RGB", ".tiff"),
         ("L", ".png"),
@@ -108,6 +110,23 @@ def test_bad_files_raise_input_error_naming_the_file(
     with pytest.raises(InputError, match=reason) as caught:
         ImageLoader()(files[kind])
     assert str(caught.value).startswith(str(files[kind]))
+
+
+def test_a_heic_photo_without_pillow_heif_says_what_it_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(load, "_heif_opener_registered", lambda: False)
+    path = tmp_path / "IMG_0001.HEIC"
+    path.write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(64))  # a HEIC header, no picture
+    with pytest.raises(InputError, match="needs pillow-heif") as caught:
+        ImageLoader()(path)
+    assert str(caught.value).startswith(str(path))
+    assert load.is_image_path(path)  # folder walks list it, so it gets its error line
+    # Any other unreadable file keeps the general reason.
+    other = tmp_path / "notes.jpg"
+    other.write_bytes(b"not a picture at all")
+    with pytest.raises(InputError, match="unrecognised format"):
+        ImageLoader()(other)
 
 
 def test_folder_is_not_an_image(tmp_path: Path) -> None:
