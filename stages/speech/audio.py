@@ -33,11 +33,12 @@ SAMPLE_RATE = 16_000  # Hz: what the spectrogram and the recognizer expect
 STREAM_BLOCK_S = 30.0  # seconds per block of AudioLoader.stream
 RESAMPLE_QUALITY = "HQ"  # soxr quality: "HQ" keeps the pass band flat to 0.95 * Nyquist
 FFMPEG_BYTES_PER_SAMPLE = 4  # ffmpeg writes float32 little-endian ("-f f32le")
-# Channels whose mean has less than this share of their own mean power cancel each other: one
-# was wired or recorded with its polarity reversed, and their mean (what ffmpeg, librosa and
-# Whisper take) is near silence: the whole file transcribed to nothing. (Formats read through
-# ffmpeg are still mixed down by ffmpeg: asked for the channels as they are, its mono-to-stereo
-# upmix would change every mono file's level by 3 dB.)
+# Channels cancel each other when their mean has less than this share of the power it would
+# have if they were unrelated (their mean power / n_channels): one was wired or recorded with
+# its polarity reversed, and the mean (what ffmpeg, librosa and Whisper take) is near silence,
+# so the whole file transcribed to nothing. (Formats read through ffmpeg are still mixed down by
+# ffmpeg: asked for the channels as they are, its mono-to-stereo upmix would change every mono
+# file's level by 3 dB.)
 CANCELLED_POWER_RATIO = 0.1
 AUDIBLE_POWER = 1e-8  # -80 dBFS: quieter blocks decide nothing about the channels
 FFMPEG_TIMEOUT_S = 3600.0
@@ -134,7 +135,8 @@ class Downmix:
         channel_power = np.mean(np.square(block, dtype=np.float64), axis=0)  # (n_channels,)
         mean_power = float(np.mean(np.square(mono, dtype=np.float64)))
         audible = float(channel_power.max()) > AUDIBLE_POWER
-        if audible and mean_power < CANCELLED_POWER_RATIO * float(channel_power.mean()):
+        unrelated_power = float(channel_power.mean()) / block.shape[1]
+        if audible and mean_power < CANCELLED_POWER_RATIO * unrelated_power:
             self.channel = int(np.argmax(channel_power))
             log.info(
                 "%s: the channels cancel each other (one has its polarity reversed); "

@@ -69,9 +69,12 @@ def test_downmix_keeps_its_channel_for_the_rest_of_the_file() -> None:
     np.testing.assert_allclose(downmix(np.stack([tone, -tone], axis=1)), tone, atol=1e-6)
     assert downmix.channel == 0
     np.testing.assert_allclose(downmix(together), tone, atol=1e-6)
-    # Digital silence on both channels decides nothing.
+    # Digital silence on both channels decides nothing; nor do many unrelated channels, whose
+    # mean is quiet too (a twelfth of their power), but not cancelled.
     fresh = Downmix()
     fresh(np.zeros((1600, 2), dtype=np.float32))
+    unrelated = np.random.default_rng(0).standard_normal((1600, 12)).astype(np.float32) * 0.1
+    np.testing.assert_allclose(fresh(unrelated), unrelated.mean(axis=1), atol=1e-6)
     assert fresh.channel is None
 
 
