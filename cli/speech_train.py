@@ -188,6 +188,13 @@ def _model_path(name: str | None) -> Path | None:
     help="Share of clips mixed with 3-7 other utterances of the batch at 5-20 dB SNR.",
 )
 @click.option(
+    "--gain-prob",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="Share of clips played 20 dB quieter to 6 dB louder (uniform in dB, then clipped).",
+)
+@click.option(
     "--non-speech-fraction",
     type=click.FloatRange(min=0.0),
     default=0.02,
@@ -239,6 +246,7 @@ def train(
     telephone_prob: float,
     codec_prob: float,
     babble_prob: float,
+    gain_prob: float,
     non_speech_fraction: float,
     joined_fraction: float,
     vtlp: bool,
@@ -287,6 +295,7 @@ def train(
             telephone_prob=telephone_prob,
             codec_prob=codec_prob,
             babble_prob=babble_prob,
+            gain_prob=gain_prob,
             non_speech_fraction=non_speech_fraction,
             joined_fraction=joined_fraction,
             vtlp=vtlp,

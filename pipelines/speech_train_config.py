@@ -65,6 +65,7 @@ class TrainConfig:
     telephone_prob: float = 0.05
     codec_prob: float = 0.05
     babble_prob: float = 0.1
+    gain_prob: float = 0.0
     non_speech_fraction: float = 0.02
     joined_fraction: float = 0.0
     vtlp: bool = True
@@ -83,7 +84,8 @@ class TrainConfig:
         for name in ("epochs", "batch_seconds", "lr", "checkpoint_minutes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("noise_prob", "reverb_prob", "telephone_prob", "codec_prob", "babble_prob"):
+        probabilities = ("noise_prob", "reverb_prob", "telephone_prob", "codec_prob", "babble_prob")
+        for name in (*probabilities, "gain_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("non_speech_fraction", "joined_fraction"):
@@ -105,6 +107,7 @@ class TrainConfig:
             telephone_prob=self.telephone_prob,
             babble_prob=self.babble_prob,
             noise_prob=self.noise_prob,
+            gain_prob=self.gain_prob,
         )
 
     def to_dict(self) -> dict[str, Any]:

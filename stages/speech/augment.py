@@ -50,6 +50,11 @@ MAX_CODEC_LEVEL = 0.99
 OPUS_SHARE = 0.25  # of the coded clips; the rest MP3
 BABBLE_TALKERS = (3, 7)
 BABBLE_SNR_DB = (5.0, 20.0)
+# Recording level: the shipped model heard every clip at its recorded gain and reads
+# speechocean762 dev 1-1.5 points worse 6 or 12 dB quieter or 6 dB louder (session 13); the
+# range reaches the -20 dBFS peak that LevelNormalizer raises quiet files to, and a little
+# clipping above.
+GAIN_DB = (-20.0, 6.0)
 NON_SPEECH_KINDS = ("silence", "hum", "clicks", "noise", "steady", "melody", "melody")
 # Vocal tract length perturbation (Jaitly and Hinton 2013): frequency warp factors.
 VTLP_FACTORS = tuple(np.round(np.linspace(0.9, 1.1, 11), 3).tolist())
@@ -161,6 +166,7 @@ class BatchAugment(nn.Module):
     - babble: 3-7 other speech items of the batch, each from a random offset (looped), summed,
       at ``BABBLE_SNR_DB``; never added to items without speech, which would put words in them.
     - noise: white or pink Gaussian at ``NOISE_SNR_DB`` below the item's mean power.
+    - gain: the item played ``GAIN_DB`` louder (uniform in dB), then clipped to [-1, 1].
     """
 
     def __init__(
@@ -170,6 +176,7 @@ class BatchAugment(nn.Module):
         telephone_prob: float = 0.0,
         babble_prob: float = 0.0,
         noise_prob: float = 0.0,
+        gain_prob: float = 0.0,
         sample_rate_hz: int = SAMPLE_RATE,
     ) -> None:
         super().__init__()
@@ -178,12 +185,14 @@ class BatchAugment(nn.Module):
             ("telephone_prob", telephone_prob),
             ("babble_prob", babble_prob),
             ("noise_prob", noise_prob),
+            ("gain_prob", gain_prob),
         ):
             _check_probability(name, value)
         self.reverb_prob = reverb_prob
         self.telephone_prob = telephone_prob
         self.babble_prob = babble_prob
         self.noise_prob = noise_prob
+        self.gain_prob = gain_prob
         self.sample_rate_hz = sample_rate_hz
 
     def forward(
@@ -208,6 +217,10 @@ class BatchAugment(nn.Module):
         x = self._on_rows(self._telephone, x, valid, chosen[:, 1])
         x = self._babble(x, valid, chosen[:, 2] & speech, speech)
         x = self._on_rows(self._noise, x, valid, chosen[:, 3])
+        if self.gain_prob > 0:  # drawn apart, so recipes without it keep their random draws
+            louder = torch.rand(batch, device=device) < self.gain_prob
+            gain_db = self._uniform(GAIN_DB, batch, device) * louder
+            x = x * (10 ** (gain_db / 20))[:, None]
         return (x.clamp(-1.0, 1.0) * valid).to(waveforms.dtype)
 
     @staticmethod

@@ -96,10 +96,31 @@ def test_clip_augment_rejects_probability_outside_unit_interval(name: str) -> No
         WaveformAugment(**{name: 1.5})
 
 
-@pytest.mark.parametrize("name", ["reverb_prob", "telephone_prob", "babble_prob", "noise_prob"])
+@pytest.mark.parametrize(
+    "name", ["reverb_prob", "telephone_prob", "babble_prob", "noise_prob", "gain_prob"]
+)
 def test_batch_augment_rejects_probability_outside_unit_interval(name: str) -> None:
     with pytest.raises(ValueError, match=name):
         BatchAugment(**{name: -0.1})
+
+
+def test_gain_plays_items_louder_or_quieter_within_its_range() -> None:
+    waves = [tone(1.0, 300.0 + 100 * k) * 0.1 for k in range(32)]
+    batch, lengths = padded_batch(*waves)
+    torch.manual_seed(0)
+    out = BatchAugment(gain_prob=0.5).train()(batch, lengths)
+    ratio_db = 20 * torch.log10(out.abs().amax(-1) / batch.abs().amax(-1))
+    changed = ratio_db.abs() > 1e-3
+    assert 6 <= int(changed.sum()) <= 26  # about half of the 32
+    assert bool((ratio_db >= -20.0 - 1e-3).all())
+    assert bool((ratio_db <= 6.0 + 1e-3).all())
+    assert float(ratio_db.min()) < -10.0  # quieter ones, far down the range
+    # Without gain the draws of the other augmentations are as before.
+    torch.manual_seed(0)
+    plain = BatchAugment(noise_prob=1.0).train()(batch, lengths)
+    torch.manual_seed(0)
+    also = BatchAugment(noise_prob=1.0, gain_prob=0.0).train()(batch, lengths)
+    torch.testing.assert_close(plain, also)
 
 
 def test_reverberation_spreads_an_impulse_over_its_rt60() -> None:
