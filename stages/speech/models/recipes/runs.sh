@@ -5,7 +5,9 @@
 #   PLAN=EF  session 4 (stage 7): run F (5x384 from scratch: real speech only, then with the
 #            new synthetic set) beside run E (fine-tune the shipped model with it).
 #   PLAN=H   next: run H alone, a 5x320 model warm-started from the shipped one (its
-#            convolutions and GRU layers 1-4), on real speech twice and the synthetic set.
+#            convolutions and GRU layers 1-4), on real speech twice and the synthetic set,
+#            with recording levels varied and more telephone lines (session 13: the shipped
+#            model reads a phone line 15 points worse and moves 1-1.5 points with the level).
 set -u
 source /tmp/r4/common.sh
 D=/tmp/data
@@ -39,8 +41,8 @@ H)
   wait_synth
   $T $REAL $REAL $SYN $DEV --out /tmp/runH --device cuda --precision bf16 --workers 14 \
     --seed 41 --warm-start $SHIPPED --layers 5 --hidden 320 --lr 5e-4 --warmup-steps 150 \
-    --epochs 100 --joined-fraction 0.15 --non-speech-fraction 0.03 $(minutes $H) \
-    > /tmp/runH.log 2>&1
+    --epochs 100 --joined-fraction 0.15 --non-speech-fraction 0.03 \
+    --gain-prob 0.3 --telephone-prob 0.1 $(minutes $H) > /tmp/runH.log 2>&1
   ;;
 *)
   echo "unknown PLAN ${PLAN}" > /tmp/runs.names
