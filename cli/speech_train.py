@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from facespeech.cli.common import EXIT_USAGE
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 SUBSAMPLING = {2: (2, 1), 3: (3, 1), 4: (2, 2)}  # total time stride -> per-convolution strides
 
@@ -28,6 +32,13 @@ def _model_path(name: str | None) -> Path | None:
     from facespeech.stages.speech.recognizer import default_model_path
 
     return default_model_path() if name == "default" else Path(name)
+
+
+def _clip_share(flag: str, default: float, help_text: str) -> Callable[[F], F]:
+    """A ``--*-prob`` option: the share of training clips given one augmentation, in [0, 1]."""
+    return click.option(
+        flag, type=click.FloatRange(0.0, 1.0), default=default, show_default=True, help=help_text
+    )
 
 
 @click.command()
@@ -152,47 +163,29 @@ def _model_path(name: str | None) -> Path | None:
     show_default=True,
     help="Speed perturbation factors, one drawn per clip.",
 )
-@click.option(
-    "--noise-prob",
-    type=click.FloatRange(0.0, 1.0),
-    default=0.2,
-    show_default=True,
-    help="Share of clips with added white or pink noise.",
+@_clip_share("--noise-prob", 0.2, "Share of clips with added white or pink noise.")
+@_clip_share(
+    "--reverb-prob", 0.3, "Share of clips convolved with a generated room impulse response."
 )
-@click.option(
-    "--reverb-prob",
-    type=click.FloatRange(0.0, 1.0),
-    default=0.3,
-    show_default=True,
-    help="Share of clips convolved with a generated room impulse response.",
-)
-@click.option(
+@_clip_share(
     "--telephone-prob",
-    type=click.FloatRange(0.0, 1.0),
-    default=0.05,
-    show_default=True,
-    help="Share of clips sent through a simulated phone line (300-3400 Hz, 8 kHz mu-law).",
+    0.05,
+    "Share of clips sent through a simulated phone line (300-3400 Hz, 8 kHz mu-law).",
 )
-@click.option(
+@_clip_share(
     "--codec-prob",
-    type=click.FloatRange(0.0, 1.0),
-    default=0.05,
-    show_default=True,
-    help="Share of clips coded at a low bitrate (MP3, a quarter Opus) and decoded again.",
+    0.05,
+    "Share of clips coded at a low bitrate (MP3, a quarter Opus) and decoded again.",
 )
-@click.option(
+@_clip_share(
     "--babble-prob",
-    type=click.FloatRange(0.0, 1.0),
-    default=0.1,
-    show_default=True,
-    help="Share of clips mixed with 3-7 other utterances of the batch at 5-20 dB SNR.",
+    0.1,
+    "Share of clips mixed with 3-7 other utterances of the batch at 5-20 dB SNR.",
 )
-@click.option(
+@_clip_share(
     "--gain-prob",
-    type=click.FloatRange(0.0, 1.0),
-    default=0.0,
-    show_default=True,
-    help="Share of clips played 20 dB quieter to 6 dB louder (uniform in dB, then clipped).",
+    0.0,
+    "Share of clips played 20 dB quieter to 6 dB louder (uniform in dB, then clipped).",
 )
 @click.option(
     "--non-speech-fraction",

@@ -84,8 +84,14 @@ class TrainConfig:
         for name in ("epochs", "batch_seconds", "lr", "checkpoint_minutes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        probabilities = ("noise_prob", "reverb_prob", "telephone_prob", "codec_prob", "babble_prob")
-        for name in (*probabilities, "gain_prob"):
+        for name in (
+            "noise_prob",
+            "reverb_prob",
+            "telephone_prob",
+            "codec_prob",
+            "babble_prob",
+            "gain_prob",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("non_speech_fraction", "joined_fraction"):

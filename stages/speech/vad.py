@@ -248,8 +248,9 @@ def _levels(samples: NDArray[np.float32], frame: int, *, low_bin: int = 0) -> ND
     last = len(samples) - (n - 1) * frame
     padded[:-1] *= window
     # The partial last frame gets a window of its own length, so it is weighed evenly.
-    padded[-1, :last] *= _hann(last)
-    weights[-1] = max(float((_hann(last) ** 2).sum()), 1e-12)
+    last_window = _hann(last)
+    padded[-1, :last] *= last_window
+    weights[-1] = max(float((last_window**2).sum()), 1e-12)
     spectrum = np.abs(np.fft.rfft(padded, axis=1)) ** 2  # (n, frame // 2 + 1)
     spectrum[:, 1 : (frame + 1) // 2] *= 2  # the negative frequencies, folded in
     power = spectrum[:, low_bin:].sum(axis=1) / frame / weights
