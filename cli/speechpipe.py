@@ -48,3 +48,7 @@ def main() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     _register()
     cli(prog_name="speechpipe")
+
+
+if __name__ == "__main__":
+    main()

@@ -26,6 +26,7 @@ import argparse
 import csv
 import logging
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -39,7 +40,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 from facespeech.stages.speech.audio import SAMPLE_RATE
-from facespeech.stages.speech.text import normalize_transcript
+from facespeech.stages.speech.text import ONES, normalize_transcript
 
 log = logging.getLogger(__name__)
 
@@ -382,6 +383,28 @@ def synthesize(
     return result
 
 
+DIGIT_WORDS = ONES[:10]  # "zero" ... "nine"
+
+
+def digit_lines(
+    seed: int, each_word: int = 100, strings: int = 600, length: tuple[int, int] = (2, 8)
+) -> list[str]:
+    """Text for synthetic digits: every digit word ``each_word`` times alone, then ``strings``
+    strings of ``length`` (inclusive) digit words drawn by ``random.Random(seed)``; the recipe
+    of the synthetic digits in ``stages/speech/models/MODEL_CARD.md`` (stage 6 on)."""
+    rng = random.Random(seed)
+    lines = [word for word in DIGIT_WORDS for _ in range(each_word)]
+    for _ in range(strings):
+        lines.append(" ".join(rng.choice(DIGIT_WORDS) for _ in range(rng.randint(*length))))
+    return lines
+
+
+def _write_lines(out: Path, lines: Sequence[str]) -> None:
+    partial = out.with_suffix(".part")
+    partial.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    partial.replace(out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m facespeech.pipelines.speech_synth")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -390,15 +413,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     pick.add_argument("--source", action="append", required=True, help="lm_text spec")
     pick.add_argument("--exclude", action="append", default=[], help="manifest (dev/test rows)")
     pick.add_argument("--seed", type=int, default=0, help="shuffles the sentences")
+    digits = commands.add_parser("digits", help="write digit-word lines, one per line")
+    digits.add_argument("out", type=Path)
+    digits.add_argument("--seed", type=int, default=0, help="draws the digit strings")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
+    if args.command == "digits":
+        lines = digit_lines(args.seed)
+        _write_lines(args.out, lines)
+        log.info("%d digit lines in %s", len(lines), args.out)
+        return 0
     sentences = select_sentences(args.source, args.exclude)
     # Shuffled so that `synth --max-sentences N` takes a sample of every source, not the first.
     order = np.random.default_rng(args.seed).permutation(len(sentences))
     sentences = [sentences[i] for i in order]
-    partial = args.out.with_suffix(".part")
-    partial.write_text("".join(f"{s}\n" for s in sentences), encoding="utf-8")
-    partial.replace(args.out)
+    _write_lines(args.out, sentences)
     log.info("%d sentences in %s", len(sentences), args.out)
     return 0
 

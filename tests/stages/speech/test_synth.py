@@ -12,13 +12,16 @@ import soundfile as sf
 from click.testing import CliRunner
 from facespeech.cli.speech_synth import synth
 from facespeech.pipelines.speech_synth import (
+    DIGIT_WORDS,
     TtsPrograms,
     _Job,
     _render_chunk,
+    digit_lines,
     plan_jobs,
     select_sentences,
     synthesize,
 )
+from facespeech.pipelines.speech_synth import main as speech_synth_main
 
 SENTENCES = ("The cat sat on the mat.", "Seven green apples")
 
@@ -164,3 +167,18 @@ def test_select_sentences_drops_dev_and_test_transcripts(tmp_path: Path) -> None
     )
 
     assert select_sentences([str(text)], [manifest]) == ["one two three four"]
+
+
+def test_digit_lines_hold_every_digit_word_and_seeded_strings(tmp_path: Path) -> None:
+    lines = digit_lines(seed=7)
+    assert len(lines) == 1600
+    assert all(lines.count(word) >= 100 for word in DIGIT_WORDS)
+    strings = lines[1000:]
+    assert all(2 <= len(line.split()) <= 8 for line in strings)
+    assert {word for line in strings for word in line.split()} == set(DIGIT_WORDS)
+    assert lines == digit_lines(seed=7)
+    assert lines != digit_lines(seed=8)
+
+    out = tmp_path / "digits.txt"
+    assert speech_synth_main(["digits", str(out), "--seed", "7"]) == 0
+    assert out.read_text(encoding="utf-8").splitlines() == lines

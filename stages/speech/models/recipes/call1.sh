@@ -1,20 +1,29 @@
 #!/bin/bash
-# Device call 1: TTS programs (espeak-ng, flite, festival) into /tmp/tts, wheels into /tmp/site,
-# code to /tmp/pkg, then render the synthetic sentences and digits in the background (setsid).
+# Device call 1: TTS programs (espeak-ng, flite, festival) into $ROOT/tts, wheels into
+# $ROOT/site, code to $ROOT/pkg, then render the synthetic sentences and digits in the
+# background (setsid). TEXT: the folder of sentences.txt and digits.txt; SEED: the sentences'
+# (the digits' is SEED + 1); SENTENCES: how many of the sentences (default 16,000: about 3 minutes
+# of 12 processes, which plan H's training waits for); WHEELS=0 skips the wheels (a rehearsal's
+# venv has them).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/common.sh"
 t0=$(date +%s)
-tar xJf .device-carry/tts/tts.tar.xz -C /tmp && tar xJf .device-carry/tts/festival.tar.xz -C /tmp || exit 1
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .device-carry/whl/*.whl || exit 1
-rm -rf /tmp/pkg && mkdir -p /tmp/pkg/facespeech && touch /tmp/pkg/facespeech/__init__.py
-cp -r stages pipelines cli /tmp/pkg/facespeech/
-cp ${TEXT:-.device-carry/r4text}/*.txt /tmp/
-rm -rf /tmp/r4 && cp -r "$HERE" /tmp/r4
-S="python3 -m facespeech.cli.speech_synth"
-SEED=${SEED:-31}  # stage 7: 31 (sentences), 32 (digits)
-setsid nohup bash -c "$S /tmp/digits.txt --out /tmp/synth_digits --seed $((SEED + 1)) --jobs 12 --tts-prefix /tmp/tts > /tmp/synth_digits.log 2>&1; $S /tmp/sentences.txt --out /tmp/synth --seed $SEED --jobs 12 --tts-prefix /tmp/tts > /tmp/synth.log 2>&1; echo \$? > /tmp/synth.done" > /dev/null 2>&1 &
-sleep 20
-find /tmp/synth_digits -name '*.wav' | wc -l; tail -c 400 /tmp/synth_digits.log
-nproc; nvidia-smi -L; df -h /tmp | tail -1
+mkdir -p $ROOT
+tar xJf $CARRY/tts/tts.tar.xz -C $ROOT && tar xJf $CARRY/tts/festival.tar.xz -C $ROOT || exit 1
+if [ "${WHEELS:-1}" != 0 ]; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target $ROOT/site $CARRY/whl/*.whl || exit 1
+fi
+rm -rf $ROOT/pkg && mkdir -p $ROOT/pkg/facespeech && touch $ROOT/pkg/facespeech/__init__.py
+cp -r stages pipelines cli $ROOT/pkg/facespeech/
+cp ${TEXT:-$CARRY/r5text}/sentences.txt ${TEXT:-$CARRY/r5text}/digits.txt $ROOT/ || exit 1
+rm -rf $ROOT/r4 && cp -r "$HERE" $ROOT/r4
+rm -rf $ROOT/synth $ROOT/synth_digits $ROOT/synth.done $ROOT/runs.done
+S="$PY -m facespeech.cli.speech_synth"
+SEED=${SEED:-51}  # stage 7: 31 (sentences), 32 (digits)
+setsid nohup bash -c "$S $ROOT/digits.txt --out $ROOT/synth_digits --seed $((SEED + 1)) --jobs $JOBS --tts-prefix $ROOT/tts > $ROOT/synth_digits.log 2>&1; $S $ROOT/sentences.txt --max-sentences ${SENTENCES:-16000} --out $ROOT/synth --seed $SEED --jobs $JOBS --tts-prefix $ROOT/tts > $ROOT/synth.log 2>&1; echo \$? > $ROOT/synth.done" > /dev/null 2>&1 &
+sleep ${SETTLE:-20}
+find $ROOT/synth_digits -name '*.wav' | wc -l; tail -c 400 $ROOT/synth_digits.log
+nproc; nvidia-smi -L 2>/dev/null; df -h $ROOT | tail -1
 echo "call1 $(( $(date +%s) - t0 )) s"
