@@ -3,8 +3,9 @@
 WAV, FLAC, OGG/Vorbis, Opus and MP3 are read by libsndfile (through ``soundfile``); other
 formats, and the sound track of videos, through an ``ffmpeg`` subprocess when ffmpeg is on
 ``PATH``. Channels are averaged (by :class:`Downmix`, which reads one channel alone where they
-cancel; ffmpeg averages its own); the rate is converted with soxr (high quality). Long files are
-read block by block with :meth:`AudioLoader.stream`, so memory stays flat.
+cancel; ffmpeg mixes down its files of more than two channels by their layout); the rate is
+converted with soxr (high quality). Long files are read block by block with
+:meth:`AudioLoader.stream`, so memory stays flat.
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ FFMPEG_BYTES_PER_SAMPLE = 4  # ffmpeg writes float32 little-endian ("-f f32le")
 # Channels cancel each other when their mean has less than this share of the power it would
 # have if they were unrelated (their mean power / n_channels): one was wired or recorded with
 # its polarity reversed, and the mean (what ffmpeg, librosa and Whisper take) is near silence,
-# so the whole file transcribed to nothing. (Formats read through ffmpeg are still mixed down by
-# ffmpeg: asked for the channels as they are, its mono-to-stereo upmix would change every mono
-# file's level by 3 dB.)
+# so the whole file transcribed to nothing. Files ffmpeg reads are asked for their channel count
+# first (ffprobe): a stereo one is decoded as two channels for Downmix; any other is mixed to
+# mono by ffmpeg (asking for two channels of every file would upmix a mono one, 3 dB down, and a
+# 5.1 soundtrack's layout-aware mixdown, its dialogue in the centre channel, beats a plain mean).
 CANCELLED_POWER_RATIO = 0.1
 AUDIBLE_POWER = 1e-8  # -80 dBFS: quieter blocks decide nothing about the channels
 FFMPEG_TIMEOUT_S = 3600.0
+FFPROBE_TIMEOUT_S = 60.0
 NEEDS_FFMPEG = "reading other formats needs ffmpeg, which is not installed"
 # What a folder given to `speechpipe transcribe` is walked for; files named one by one are
 # tried whatever their suffix. Videos are read for their sound track (ffmpeg).
@@ -100,17 +103,37 @@ def _ffmpeg() -> str | None:
     return shutil.which("ffmpeg")
 
 
-def _ffmpeg_command(path: Path, sample_rate_hz: int) -> list[str]:
+def _ffmpeg_channels(path: Path) -> int:
+    """How many channels ffmpeg will decode from ``path``: 2 for a stereo sound track, else 1
+    (ffmpeg mixes the others down). The stream is the one ffmpeg picks by itself (``-i`` with
+    no map: the audio stream of most channels), so ffprobe is asked for every audio stream."""
+    ffprobe = shutil.which("ffprobe")
+    if ffprobe is None:
+        return 1
+    command = [
+        *(ffprobe, "-v", "error", "-select_streams", "a", "-show_entries", "stream=channels"),
+        *("-of", "csv=p=0", str(path)),
+    ]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=FFPROBE_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return 1  # ffmpeg itself then says what is wrong with the file
+    counts = [int(field) for field in done.stdout.split() if field.isdigit()]
+    return 2 if counts and max(counts) == 2 else 1
+
+
+def _ffmpeg_command(path: Path, sample_rate_hz: int, channels: int) -> list[str]:
     return [
         *(str(_ffmpeg()), "-nostdin", "-v", "error", "-i", str(path)),
-        *("-vn", "-ac", "1", "-ar", str(sample_rate_hz), "-f", "f32le", "-"),
+        *("-vn", "-ac", str(channels), "-ar", str(sample_rate_hz), "-f", "f32le", "-"),
     ]
 
 
-def _ffmpeg_samples(data: bytes) -> NDArray[np.float32]:
-    """ffmpeg's float32 output (mono: ffmpeg mixes the channels down itself) -> samples."""
-    usable = len(data) - len(data) % FFMPEG_BYTES_PER_SAMPLE
-    return np.frombuffer(data[:usable], dtype="<f4").astype(np.float32)
+def _ffmpeg_samples(data: bytes, channels: int) -> NDArray[np.float32]:
+    """ffmpeg's interleaved float32 output -> ``(n_samples, channels)``."""
+    frame_bytes = FFMPEG_BYTES_PER_SAMPLE * channels
+    usable = len(data) - len(data) % frame_bytes
+    return np.frombuffer(data[:usable], dtype="<f4").astype(np.float32).reshape(-1, channels)
 
 
 class Downmix:
@@ -243,14 +266,17 @@ class AudioLoader:
                 path,
                 f"not a WAV/FLAC/OGG/Opus/MP3 file ({cause}); {NEEDS_FFMPEG}",
             ) from cause
-        block_bytes = max(1, round(block_s * self.sample_rate_hz)) * FFMPEG_BYTES_PER_SAMPLE
+        channels = _ffmpeg_channels(path)
+        block_samples = max(1, round(block_s * self.sample_rate_hz))
+        block_bytes = block_samples * FFMPEG_BYTES_PER_SAMPLE * channels
         emitted = 0
-        command = _ffmpeg_command(path, self.sample_rate_hz)
+        downmix = Downmix()
+        command = _ffmpeg_command(path, self.sample_rate_hz, channels)
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
             assert proc.stdout is not None
             assert proc.stderr is not None
             while chunk := proc.stdout.read(block_bytes):
-                samples = _ffmpeg_samples(chunk)
+                samples = downmix(_ffmpeg_samples(chunk, channels), path)
                 yield self._block(path, samples, emitted, first=emitted == 0)
                 emitted += len(samples)
             error = proc.stderr.read().decode(errors="replace").strip()
@@ -281,9 +307,10 @@ class AudioLoader:
                 f"not a WAV/FLAC/OGG/Opus/MP3 file ({cause}); {NEEDS_FFMPEG}",
             ) from cause
         log.debug("%s: libsndfile cannot read it (%s); trying ffmpeg", path, cause)
+        channels = _ffmpeg_channels(path)
         try:
             done = subprocess.run(
-                _ffmpeg_command(path, self.sample_rate_hz),
+                _ffmpeg_command(path, self.sample_rate_hz, channels),
                 capture_output=True,
                 check=False,
                 timeout=FFMPEG_TIMEOUT_S,
@@ -297,7 +324,7 @@ class AudioLoader:
             raise InputError(
                 path, f"not an audio or video file ffmpeg can decode: {last_line[0]}"
             ) from cause
-        return _ffmpeg_samples(done.stdout)
+        return Downmix()(_ffmpeg_samples(done.stdout, channels), path)
 
     def _to_mono_rate(
         self, path: Path, data: NDArray[np.float32], rate: int

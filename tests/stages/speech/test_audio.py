@@ -91,6 +91,25 @@ def test_a_format_only_ffmpeg_reads_loads_as_the_same_samples(tmp_path: Path) ->
     np.testing.assert_allclose(np.concatenate(streamed), expected, atol=1e-6)
 
 
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+@pytest.mark.parametrize("polarity", [1.0, -1.0])
+def test_stereo_that_only_ffmpeg_reads_is_mixed_as_soundfile_mixes_it(
+    tmp_path: Path, polarity: float
+) -> None:
+    left = sine(300.0, SAMPLE_RATE, 1.0) * 0.5
+    right = polarity * left if polarity < 0 else sine(450.0, SAMPLE_RATE, 1.0) * 0.3
+    wav = tmp_path / "stereo.wav"
+    sf.write(wav, np.stack([left, right], axis=1), SAMPLE_RATE, subtype="FLOAT")
+    matroska = tmp_path / "stereo.mka"
+    command = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(wav), "-c:a", "pcm_f32le"]
+    subprocess.run([*command, str(matroska)], check=True)
+    expected = AudioLoader()(wav).samples  # the mean, or one channel where they cancel
+    assert np.sqrt(np.mean(expected**2)) > 0.1
+    np.testing.assert_allclose(AudioLoader()(matroska).samples, expected, atol=1e-6)
+    streamed = [b.samples for b in AudioLoader().stream(matroska, block_s=0.3)]
+    np.testing.assert_allclose(np.concatenate(streamed), expected, atol=1e-6)
+
+
 def test_eight_bit_and_six_channels_load(tmp_path: Path) -> None:
     wave = sine(500.0, 8000, 0.5)
     path8 = tmp_path / "u8.wav"
