@@ -80,7 +80,8 @@ class Condition:
     """How a set's files are played for a condition set: 16-bit WAV copies in
     ``--condition-cache``/``name``, ``gain_db`` louder (negative: quieter), with mains hum added
     where ``hum_hz`` is given: a sine there and its harmonics at ``hum_harmonics`` of its
-    amplitude, their RMS ``hum_snr_db`` below the clip's own RMS (so 0 is as loud as the clip)."""
+    amplitude, their RMS ``hum_snr_db`` below the clip's own RMS (so 0 is as loud as the clip).
+    ``telephone``: sent through a phone line instead, written as 8 kHz G.711 mu-law WAV."""
 
     name: str
     description: str
@@ -88,6 +89,7 @@ class Condition:
     hum_hz: float | None = None
     hum_harmonics: tuple[float, ...] = ()
     hum_snr_db: float = 0.0
+    telephone: bool = False
 
 
 QUIET = Condition(
@@ -106,6 +108,16 @@ HUM = Condition(
     hum_hz=50.0,
     hum_harmonics=(0.5, 0.25),
 )
+PHONE = Condition(
+    "phone",
+    "speechocean762 dev through a telephone line (by `benchmarks/speech.py` into"
+    " `--condition-cache`): resampled to 8 kHz, a 4th-order Butterworth band-pass of"
+    " 300-3400 Hz, stored as G.711 mu-law WAV as a phone system or voicemail keeps it"
+    " (training's own phone simulation differs: an FFT band limit at 16 kHz)",
+    telephone=True,
+)
+TELEPHONE_RATE_HZ = 8_000
+TELEPHONE_BAND_HZ = (300.0, 3400.0)
 # The long file cycles through these sets' clips (real read speech, with pauses between).
 LONG_FILE_SETS = ("speechocean762-test", "speechocean762-dev")
 # The long file is transcribed twice: default decoding (beam + LM), then greedy.
@@ -128,6 +140,7 @@ EVAL_SETS = (
     EvalSet("speechocean762-test", "speechocean762", "test"),
     EvalSet("speechocean762-dev-quiet", "speechocean762", "dev", condition=QUIET),
     EvalSet("speechocean762-dev-hum", "speechocean762", "dev", condition=HUM),
+    EvalSet("speechocean762-dev-phone", "speechocean762", "dev", condition=PHONE),
     EvalSet("fsdd-test", "fsdd", "test"),
     EvalSet("fsdd-test-digits", "fsdd", "test", DIGITS),
     EvalSet("tts-heldout", TTS_HELDOUT, "test"),
@@ -201,8 +214,11 @@ def conditioned(utterances: list[Utterance], condition: Condition, cache: Path) 
             played = samples * 10 ** (condition.gain_db / 20)
             if condition.hum_hz is not None:
                 played = played + _hum(played, rate, condition)
+            subtype = "PCM_16"
+            if condition.telephone:
+                played, rate, subtype = _telephone_line(played, rate), TELEPHONE_RATE_HZ, "ULAW"
             partial = copy.with_suffix(".part.wav")
-            sf.write(partial, np.clip(played, -1.0, 1.0), rate, subtype="PCM_16")
+            sf.write(partial, np.clip(played, -1.0, 1.0), rate, subtype=subtype)
             partial.replace(copy)
         out.append(Utterance(copy, u.reference, u.duration_s))
     return out
@@ -220,6 +236,19 @@ def _hum(samples: Any, rate: int, condition: Condition) -> Any:
     )
     target_rms = np.sqrt(np.mean(samples**2)) * 10 ** (-condition.hum_snr_db / 20)
     return hum * target_rms / np.sqrt(np.mean(hum**2))
+
+
+def _telephone_line(samples: Any, rate: int) -> Any:
+    """``samples`` ``float64 (n,)`` at ``rate`` Hz -> the phone line's band at 8 kHz (the
+    mu-law coding is the WAV's)."""
+    import scipy.signal
+    import soxr
+
+    narrow = soxr.resample(samples, rate, TELEPHONE_RATE_HZ, quality="HQ")
+    band = scipy.signal.butter(
+        4, TELEPHONE_BAND_HZ, btype="bandpass", fs=TELEPHONE_RATE_HZ, output="sos"
+    )
+    return scipy.signal.sosfilt(band, narrow)
 
 
 def thread_env() -> dict[str, str]:

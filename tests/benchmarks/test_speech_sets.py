@@ -87,6 +87,7 @@ def test_condition_sets_read_16_bit_copies_of_speechocean762_dev(tmp_path: Path)
     assert conditions == {
         "speechocean762-dev-quiet": bench.QUIET,
         "speechocean762-dev-hum": bench.HUM,
+        "speechocean762-dev-phone": bench.PHONE,
     }
     assert {(s.corpus, s.split) for s in bench.EVAL_SETS if s.condition} == {
         ("speechocean762", "dev")
@@ -128,3 +129,25 @@ def test_the_hum_set_adds_50_hz_and_harmonics_as_loud_as_the_clip(tmp_path: Path
     assert hum / hum[0] == pytest.approx([1.0, 0.5, 0.25], abs=1e-3)
     # Together as loud as the clip: the RMS of the hum's sines equals the voice's.
     assert np.sqrt((hum**2 / 2).sum()) == pytest.approx(np.sqrt(np.mean(voice**2)), rel=1e-3)
+
+
+def test_the_phone_set_keeps_the_telephone_band_at_8_khz_in_mu_law(tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    bench = _load_script()
+    source = tmp_path / "speaker" / "tones.wav"
+    source.parent.mkdir()
+    t = np.arange(32_000) / 16_000
+    tones = {100: 0.1, 1000: 0.1, 5000: 0.1}  # below, inside and above the phone band
+    sf.write(source, sum(a * np.sin(2 * np.pi * f * t) for f, a in tones.items()), 16_000)
+    [utterance] = bench.conditioned(
+        [bench.Utterance(source, "x", 2.0)], bench.PHONE, tmp_path / "cache"
+    )
+    info = sf.info(utterance.path)
+    assert (info.samplerate, info.subtype) == (8_000, "ULAW")
+    samples, _ = sf.read(utterance.path, dtype="float64")
+    steady = samples[4_000:12_000]  # 1 s, past the filter's start
+    spectrum = np.abs(np.fft.rfft(steady)) / len(steady) * 2  # amplitude per 1 Hz bin
+    assert spectrum[1000] == pytest.approx(0.1, rel=0.05)
+    assert spectrum[100] < 0.01  # 20 dB down; 5 kHz is above the 4 kHz Nyquist limit
