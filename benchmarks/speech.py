@@ -414,7 +414,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--condition-cache",
         type=Path,
         default=DEFAULT_CONDITION_CACHE,
-        help="folder for the quiet and hum copies of speechocean762 dev (made on first use)",
+        help="folder for the quiet, hum and phone copies of speechocean762 dev (made on first use)",
     )
     parser.add_argument("--no-peer", action="store_true", help="leave pocketsphinx out")
     parser.add_argument(

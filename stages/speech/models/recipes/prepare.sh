@@ -61,8 +61,8 @@ fits=0
 check() {
     local name=$1; shift
     local bytes=$(( tree + $(du -cb "$@" | tail -1 | cut -f1) ))
-    printf '%-6s %5.1f MiB (working tree %.1f + %s)\n' "$name" "$(echo "$bytes / 1048576" | bc -l)" \
-        "$(echo "$tree / 1048576" | bc -l)" "$*"
+    awk -v n="$name" -v b=$bytes -v t=$tree -v p="$*" \
+        'BEGIN { printf "%-6s %5.1f MiB (working tree %.1f + %s)\n", n, b / 1048576, t / 1048576, p }'
     [ $bytes -le $(( LIMIT_MIB * 1048576 )) ] || { echo "  over $LIMIT_MIB MiB"; fits=1; }
 }
 check call1 $C/tts $C/whl $C/r5text
