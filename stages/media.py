@@ -10,6 +10,7 @@ from pathlib import Path
 
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
+    | {".3gp", ".3g2", ".mts", ".m2ts"}  # older phones, camcorders (not ".ts": TypeScript too)
 )
 
 

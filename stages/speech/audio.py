@@ -51,6 +51,7 @@ NEEDS_FFMPEG = "reading other formats needs ffmpeg, which is not installed"
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".wma", ".aif", ".aiff"}
     | {".aifc", ".au", ".snd", ".caf", ".w64", ".rf64", ".amr", ".mka", ".spx"}
+    | {".mp2", ".ac3", ".wv", ".ape", ".m4b"}  # broadcast, DVD, lossless, audiobooks (ffmpeg)
 )
 
 
@@ -238,21 +239,25 @@ class AudioLoader:
         )
         emitted = 0
         downmix = Downmix()
+        block_frames = max(1, round(block_s * rate))
         try:
             with sf.SoundFile(path) as f:
-                blocks = f.blocks(
-                    blocksize=max(1, round(block_s * rate)), dtype="float32", always_2d=True
-                )
-                for index, block in enumerate(blocks):
+                # Read one block ahead to know the last (what the resampler must flush), not
+                # from the frame count: GSM 6.10 WAV, for one, is not seekable in libsndfile
+                # (SoundFile.blocks refuses it), and a truncated file's count is too high.
+                block = f.read(block_frames, dtype="float32", always_2d=True)
+                first = True
+                while len(block):
+                    following = f.read(block_frames, dtype="float32", always_2d=True)
                     mono = downmix(block, path)
-                    last = f.tell() >= f.frames
                     samples = (
                         mono
                         if rate == self.sample_rate_hz
-                        else resampler.resample_chunk(mono, last=last)
+                        else resampler.resample_chunk(mono, last=len(following) == 0)
                     )
-                    yield self._block(path, samples, emitted, first=index == 0)
+                    yield self._block(path, samples, emitted, first=first)
                     emitted += len(samples)
+                    block, first = following, False
         except (sf.LibsndfileError, OSError, RuntimeError) as exc:
             raise InputError(path, f"cannot read: {exc}") from exc
         if emitted == 0:

@@ -246,3 +246,13 @@ def test_corrupt_mp3_prints_nothing_itself(
     captured = capfd.readouterr()
     assert "MPEG" not in captured.err
     assert "Note:" not in captured.err
+
+
+def test_a_file_libsndfile_cannot_seek_streams_whole(tmp_path: Path) -> None:
+    gsm = tmp_path / "voicemail.wav"  # GSM 6.10 in WAV: libsndfile reads it, but not seekably
+    sf.write(gsm, sine(440.0, 8000, 2.0) * 0.5, 8000, format="WAV", subtype="GSM610")
+    assert not sf.SoundFile(gsm).seekable()
+    whole = AudioLoader()(gsm).samples
+    streamed = [b.samples for b in AudioLoader().stream(gsm, block_s=0.3)]
+    assert len(streamed) > 1
+    np.testing.assert_allclose(np.concatenate(streamed), whole, atol=1e-4)
