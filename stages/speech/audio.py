@@ -100,6 +100,41 @@ def _c_stderr_silenced() -> Iterator[None]:
             os.close(saved)
 
 
+# Sony Wave64: the RIFF and 'fmt ' chunk GUIDs, and WAVE_FORMAT_EXTENSIBLE's float sub-format.
+W64_RIFF_GUID = bytes.fromhex("726966662e91cf11a5d628db04c10000")
+W64_FMT_GUID = bytes.fromhex("666d7420f3acd3118cd100c04f8edb8a")
+WAVE_FORMAT_EXTENSIBLE = 0xFFFE
+WAVE_FORMAT_IEEE_FLOAT = 0x0003
+W64_MISREAD = "float samples in W64's extensible format, which libsndfile reads as integers"
+
+
+def _libsndfile_misreads(path: Path) -> bool:
+    """True for a W64 file of float samples in the extensible format (as ffmpeg writes it):
+    libsndfile takes its samples for 32-bit integers, loud noise, so ffmpeg reads it instead."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False  # libsndfile's open then says why
+    if not head.startswith(W64_RIFF_GUID):
+        return False
+    offset = 40  # after the RIFF GUID, the file size and the WAVE GUID
+    while offset + 24 + 40 <= len(head):
+        guid, size = (
+            head[offset : offset + 16],
+            int.from_bytes(head[offset + 16 : offset + 24], "little"),
+        )
+        if guid == W64_FMT_GUID:
+            fmt = head[offset + 24 :]
+            tag = int.from_bytes(fmt[0:2], "little")
+            sub_format = int.from_bytes(fmt[24:26], "little")
+            return tag == WAVE_FORMAT_EXTENSIBLE and sub_format == WAVE_FORMAT_IEEE_FLOAT
+        if size < 24:
+            return False
+        offset += (size + 7) // 8 * 8  # chunks are padded to 8 bytes
+    return False
+
+
 def _ffmpeg() -> str | None:
     return shutil.which("ffmpeg")
 
@@ -200,18 +235,23 @@ class AudioLoader:
     def __call__(self, path: Path | str) -> Audio:
         """Read the whole file (use :meth:`stream` for long ones)."""
         path = Path(path)
+        if _libsndfile_misreads(path):
+            samples = self._read_with_ffmpeg(path, ValueError(W64_MISREAD))
+        else:
+            samples = self._read_with_soundfile(path)
+        return Audio(
+            source=path, samples=self._checked(path, samples), sample_rate_hz=self.sample_rate_hz
+        )
+
+    def _read_with_soundfile(self, path: Path) -> NDArray[np.float32]:
         try:
             with _c_stderr_silenced():
                 data, rate = sf.read(path, dtype="float32", always_2d=True)
         except sf.LibsndfileError as exc:
-            samples = self._read_with_ffmpeg(path, exc)
+            return self._read_with_ffmpeg(path, exc)
         except (OSError, RuntimeError) as exc:
             raise InputError(path, f"cannot read: {exc}") from exc
-        else:
-            samples = self._to_mono_rate(path, data, rate)
-        return Audio(
-            source=path, samples=self._checked(path, samples), sample_rate_hz=self.sample_rate_hz
-        )
+        return self._to_mono_rate(path, data, rate)
 
     def stream(self, path: Path | str, *, block_s: float = STREAM_BLOCK_S) -> Iterator[Audio]:
         """Read the file in consecutive blocks of about ``block_s`` seconds.
@@ -223,6 +263,9 @@ class AudioLoader:
         if block_s <= 0:
             raise ValueError(f"block_s must be positive, got {block_s}")
         path = Path(path)
+        if _libsndfile_misreads(path):
+            yield from self._stream_with_ffmpeg(path, block_s, ValueError(W64_MISREAD))
+            return
         try:
             with _c_stderr_silenced():
                 info = sf.info(str(path))

@@ -256,3 +256,20 @@ def test_a_file_libsndfile_cannot_seek_streams_whole(tmp_path: Path) -> None:
     streamed = [b.samples for b in AudioLoader().stream(gsm, block_s=0.3)]
     assert len(streamed) > 1
     np.testing.assert_allclose(np.concatenate(streamed), whole, atol=1e-4)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+def test_float_w64_in_the_extensible_format_reads_as_its_samples(tmp_path: Path) -> None:
+    wav = tmp_path / "voice.wav"
+    sf.write(wav, sine(300.0, SAMPLE_RATE, 1.0) * 0.5, SAMPLE_RATE, subtype="FLOAT")
+    w64 = tmp_path / "voice.w64"  # ffmpeg writes float W64 as WAVE_FORMAT_EXTENSIBLE
+    command = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(wav), "-c:a", "pcm_f32le"]
+    subprocess.run([*command, str(w64)], check=True)
+    assert sf.info(w64).subtype == "PCM_32"  # libsndfile's reading of it: integers, noise
+    expected = AudioLoader()(wav).samples
+    np.testing.assert_allclose(AudioLoader()(w64).samples, expected, atol=1e-6)
+    streamed = [b.samples for b in AudioLoader().stream(w64, block_s=0.3)]
+    np.testing.assert_allclose(np.concatenate(streamed), expected, atol=1e-6)
+    plain = tmp_path / "plain.w64"  # libsndfile's own float W64 (format tag 3) stays its own
+    sf.write(plain, expected, SAMPLE_RATE, format="W64", subtype="FLOAT")
+    np.testing.assert_allclose(AudioLoader()(plain).samples, expected, atol=1e-6)
