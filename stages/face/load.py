@@ -23,6 +23,7 @@ HEIF_SUFFIXES = frozenset({".heic", ".heif"})
 IMAGE_SUFFIXES = (
     frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jfif"})
     | {".avif"}  # Pillow >= 11.3 reads AVIF itself
+    | {".jp2", ".ppm", ".pgm", ".pnm", ".tga"}  # JPEG 2000 (archives, scans), Netpbm, Targa
     | HEIF_SUFFIXES
 )
 NEEDS_PILLOW_HEIF = (

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from facespeech.stages.errors import InputError
 from facespeech.stages.face import load
-from facespeech.stages.face.load import ImageLoader
+from facespeech.stages.face.load import IMAGE_SUFFIXES, ImageLoader
 from facespeech.stages.face.types import ImageRef
 from PIL import Image
 
@@ -32,6 +32,10 @@ def _gradient(width: int = 64, height: int = 48) -> np.ndarray:
         ("RGBA", ".png"),
         ("CMYK", ".jpg"),
         ("I;16", ".png"),
+        ("RGB", ".jp2"),
+        ("RGB", ".ppm"),
+        ("L", ".pgm"),
+        ("RGB", ".tga"),
     ],
 )
 def test_modes_and_formats_become_rgb8(tmp_path: Path, mode: str, suffix: str) -> None:
@@ -43,6 +47,7 @@ def test_modes_and_formats_become_rgb8(tmp_path: Path, mode: str, suffix: str) -
         image = image.convert(mode)
     path = tmp_path / f"img{suffix}"
     image.save(path)
+    assert suffix in IMAGE_SUFFIXES  # what a folder walk picks up
     loaded = ImageLoader()(path)
     assert loaded.pixels.dtype == np.uint8
     assert loaded.pixels.shape == (48, 64, 3)
