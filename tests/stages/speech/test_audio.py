@@ -91,7 +91,7 @@ def test_a_format_only_ffmpeg_reads_loads_as_the_same_samples(tmp_path: Path) ->
     np.testing.assert_allclose(np.concatenate(streamed), expected, atol=1e-6)
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+@pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffmpeg and ffprobe")
 @pytest.mark.parametrize("polarity", [1.0, -1.0])
 def test_stereo_that_only_ffmpeg_reads_is_mixed_as_soundfile_mixes_it(
     tmp_path: Path, polarity: float
