@@ -108,9 +108,13 @@ WAVE_FORMAT_IEEE_FLOAT = 0x0003
 W64_MISREAD = "float samples in W64's extensible format, which libsndfile reads as integers"
 
 
-def _libsndfile_misreads(path: Path) -> bool:
+def _libsndfile_misreads(path: Path, container: str, subtype: str) -> bool:
     """True for a W64 file of float samples in the extensible format (as ffmpeg writes it):
-    libsndfile takes its samples for 32-bit integers, loud noise, so ffmpeg reads it instead."""
+    libsndfile (which read ``path`` as ``container`` and ``subtype``) takes its samples for
+    32-bit integers, loud noise, so ffmpeg reads it instead. Only that reading sends the
+    header to be parsed."""
+    if (container, subtype) != ("W64", "PCM_32"):
+        return False
     try:
         with path.open("rb") as f:
             head = f.read(4096)
@@ -235,18 +239,21 @@ class AudioLoader:
     def __call__(self, path: Path | str) -> Audio:
         """Read the whole file (use :meth:`stream` for long ones)."""
         path = Path(path)
-        if _libsndfile_misreads(path):
-            samples = self._read_with_ffmpeg(path, ValueError(W64_MISREAD))
-        else:
-            samples = self._read_with_soundfile(path)
         return Audio(
-            source=path, samples=self._checked(path, samples), sample_rate_hz=self.sample_rate_hz
+            source=path,
+            samples=self._checked(path, self._read_whole(path)),
+            sample_rate_hz=self.sample_rate_hz,
         )
 
-    def _read_with_soundfile(self, path: Path) -> NDArray[np.float32]:
+    def _read_whole(self, path: Path) -> NDArray[np.float32]:
         try:
-            with _c_stderr_silenced():
-                data, rate = sf.read(path, dtype="float32", always_2d=True)
+            with _c_stderr_silenced(), sf.SoundFile(path) as f:
+                if _libsndfile_misreads(path, f.format, f.subtype):
+                    return self._read_with_ffmpeg(path, ValueError(W64_MISREAD))
+                # The header's frame count, as sf.read asks: a file that cannot seek (GSM 6.10
+                # WAV) refuses a read of "all the rest".
+                data = f.read(f.frames, dtype="float32", always_2d=True)
+                rate = f.samplerate
         except sf.LibsndfileError as exc:
             return self._read_with_ffmpeg(path, exc)
         except (OSError, RuntimeError) as exc:
@@ -263,9 +270,6 @@ class AudioLoader:
         if block_s <= 0:
             raise ValueError(f"block_s must be positive, got {block_s}")
         path = Path(path)
-        if _libsndfile_misreads(path):
-            yield from self._stream_with_ffmpeg(path, block_s, ValueError(W64_MISREAD))
-            return
         try:
             with _c_stderr_silenced():
                 info = sf.info(str(path))
@@ -274,6 +278,9 @@ class AudioLoader:
             return
         except (OSError, RuntimeError) as exc:
             raise InputError(path, f"cannot read: {exc}") from exc
+        if _libsndfile_misreads(path, info.format, info.subtype):
+            yield from self._stream_with_ffmpeg(path, block_s, ValueError(W64_MISREAD))
+            return
         yield from self._stream_with_soundfile(path, info.samplerate, block_s)
 
     def _stream_with_soundfile(self, path: Path, rate: int, block_s: float) -> Iterator[Audio]:
@@ -289,7 +296,6 @@ class AudioLoader:
                 # from the frame count: GSM 6.10 WAV, for one, is not seekable in libsndfile
                 # (SoundFile.blocks refuses it), and a truncated file's count is too high.
                 block = f.read(block_frames, dtype="float32", always_2d=True)
-                first = True
                 while len(block):
                     following = f.read(block_frames, dtype="float32", always_2d=True)
                     mono = downmix(block, path)
@@ -298,9 +304,9 @@ class AudioLoader:
                         if rate == self.sample_rate_hz
                         else resampler.resample_chunk(mono, last=len(following) == 0)
                     )
-                    yield self._block(path, samples, emitted, first=first)
+                    yield self._block(path, samples, emitted)
                     emitted += len(samples)
-                    block, first = following, False
+                    block = following
         except (sf.LibsndfileError, OSError, RuntimeError) as exc:
             raise InputError(path, f"cannot read: {exc}") from exc
         if emitted == 0:
@@ -325,7 +331,7 @@ class AudioLoader:
             assert proc.stderr is not None
             while chunk := proc.stdout.read(block_bytes):
                 samples = downmix(_ffmpeg_samples(chunk, channels), path)
-                yield self._block(path, samples, emitted, first=emitted == 0)
+                yield self._block(path, samples, emitted)
                 emitted += len(samples)
             error = proc.stderr.read().decode(errors="replace").strip()
             if proc.wait() != 0:
@@ -334,9 +340,7 @@ class AudioLoader:
         if emitted == 0:
             raise InputError(path, "no audio samples (empty file)")
 
-    def _block(
-        self, path: Path, samples: NDArray[np.float32], emitted: int, *, first: bool
-    ) -> Audio:
+    def _block(self, path: Path, samples: NDArray[np.float32], emitted: int) -> Audio:
         if not np.isfinite(samples).all():
             raise InputError(path, "samples are NaN or infinite")
         return Audio(
