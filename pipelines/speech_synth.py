@@ -3,9 +3,10 @@
 ``select_sentences`` picks training text (``lm_text`` sources: WordNet, plain text, ``:train``
 manifest rows), keeps sentences of 3-15 words and drops every sentence that is a dev or test
 transcript. ``synthesize`` renders them with espeak-ng (its English accents and voice variants),
-flite's voices kal, kal16 and awb, and festival's kal_diphone and ked_diphone (families
-``festival-kal``, ``festival-ked``), drawing voice, rate, pitch, volume and vocal tract length
-per sentence from a seeded ``numpy.random.Generator``, and writes
+flite's voices kal, kal16 and awb, festival's kal_diphone and ked_diphone (families
+``festival-kal``, ``festival-ked``) and, when asked for, SVOX Pico's en-US and en-GB women's
+voices (``pico-us``, ``pico-gb``: ``pico2wave``), drawing voice, rate, pitch, volume and vocal
+tract length per sentence from a seeded ``numpy.random.Generator``, and writes
 ``audio/NNN/NNNNNN.wav`` plus ``manifest.tsv`` (``path, transcript, speaker, split=train,
 duration``) for ``speechpipe train``.
 
@@ -48,8 +49,15 @@ MIN_WORDS = 3
 MAX_WORDS = 15
 FLITE_VOICES = ("kal", "kal16", "awb")
 FESTIVAL_VOICES = {"festival-kal": "kal_diphone", "festival-ked": "ked_diphone"}  # family -> voice
+# SVOX Pico's two English voices, both women's (Apache-2.0, from Android; ``pico2wave`` from
+# Debian's non-free libttspico-utils, or the recipe's wrapper over PyPI's ttspico): family ->
+# language.
+PICO_VOICES = {"pico-us": "en-US", "pico-gb": "en-GB"}
 HELD_OUT_VOICES = frozenset({"rms", "slt", "us-slt-hts"})  # the unseen-voice test set
-ALL_VOICES = ("espeak", *FLITE_VOICES, *FESTIVAL_VOICES)
+# The families of the shipped model's synthetic speech (stages 3-7): the default, so that their
+# recipes render the same clips on a machine that also has pico2wave.
+DEFAULT_VOICES = ("espeak", *FLITE_VOICES, *FESTIVAL_VOICES)
+ALL_VOICES = (*DEFAULT_VOICES, *PICO_VOICES)
 ESPEAK_LANGUAGES = (
     "en-us",
     "en-us-nyc",
@@ -86,6 +94,12 @@ FESTIVAL_STRETCH = (0.85, 1.2)  # Duration_Stretch: > 1 slower (kal_diphone's ow
 TRACT_SCALE_LOW_VOICE = (0.92, 1.06)  # at the lowest F0 drawn
 TRACT_SCALE_RISE = 0.16  # added at the highest F0 drawn
 ESPEAK_TRACT_SCALE = (0.94, 1.1)
+# Pico's markup levels, percent of the voice's own: <speed level> (> 100 faster) and
+# <pitch level>. Its voices are women's, so the tract scale also goes below 1 (played slower:
+# lower formants and F0, towards men's voices).
+PICO_SPEED = (80, 125)
+PICO_PITCH = (80, 125)
+PICO_TRACT_SCALE = (0.84, 1.08)
 TTS_TIMEOUT_S = 60.0
 CHUNK_SIZE = 64  # sentences per worker task: amortises process hand-over
 MANIFEST_COLUMNS = ("path", "transcript", "speaker", "split", "duration")
@@ -179,6 +193,13 @@ class TtsPrograms:
                 f"(set! int_lr_params (cons '(target_f0_mean {f0:.1f}) int_lr_params))",
                 f"(utt.save.wave {utterance} {_scheme_string(wav)} 'riff)",
             ]
+        if voice.startswith("pico:"):
+            pico = self.program("pico2wave")
+            assert pico is not None
+            speed = round(settings["speed"] / tract)
+            pitch = round(settings["pitch"] / tract)
+            marked = f"<speed level='{speed}'><pitch level='{pitch}'>{text}</pitch></speed>"
+            return [pico, "-w", str(wav), "-l", voice.removeprefix("pico:"), marked]
         if voice.startswith("espeak:"):
             espeak = self.program("espeak-ng")
             assert espeak is not None
@@ -207,6 +228,8 @@ class TtsPrograms:
                 usable = self.program("festival") is not None and self._festival_works(voice)
             elif voice == "espeak":
                 usable = self.program("espeak-ng") is not None
+            elif voice in PICO_VOICES:
+                usable = self.program("pico2wave") is not None
             else:
                 usable = bool(self.program(f"flite_cmu_us_{voice}") or self.program("flite"))
             if usable:
@@ -286,6 +309,13 @@ def plan_jobs(sentences: Sequence[str], voices: Sequence[str], seed: int) -> lis
                 "amplitude": float(rng.integers(*ESPEAK_AMPLITUDE, endpoint=True)),
                 "tract": rng.uniform(*ESPEAK_TRACT_SCALE),
             }
+        elif family in PICO_VOICES:
+            voice = f"pico:{PICO_VOICES[family]}"
+            settings = {
+                "speed": float(rng.integers(*PICO_SPEED, endpoint=True)),
+                "pitch": float(rng.integers(*PICO_PITCH, endpoint=True)),
+                "tract": rng.uniform(*PICO_TRACT_SCALE),
+            }
         elif family in FESTIVAL_VOICES:
             voice = f"festival:{FESTIVAL_VOICES[family]}"
             settings = {
@@ -343,7 +373,7 @@ def synthesize(
     sentences: Sequence[str],
     out_dir: Path,
     *,
-    voices: Sequence[str] = ALL_VOICES,
+    voices: Sequence[str] = DEFAULT_VOICES,
     programs: TtsPrograms | None = None,
     seed: int = 0,
     jobs: int = 1,

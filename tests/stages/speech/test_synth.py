@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import soundfile as sf
 from click.testing import CliRunner
 from facespeech.cli.speech_synth import synth
 from facespeech.pipelines.speech_synth import (
+    DEFAULT_VOICES,
     DIGIT_WORDS,
     TtsPrograms,
     _Job,
@@ -138,6 +140,69 @@ def test_tract_scale_raises_formants_and_keeps_the_tempo(tmp_path: Path) -> None
     plain, shorter_tract = render(0, 1.0), render(1, 1.2)
     assert shorter_tract.size == pytest.approx(plain.size, rel=0.05)
     assert centroid_hz(shorter_tract) > 1.1 * centroid_hz(plain)
+
+
+def test_pico_markup_carries_speed_and_pitch_rendered_for_the_tract_scale(tmp_path: Path) -> None:
+    program = tmp_path / "bin" / "pico2wave"
+    program.parent.mkdir()
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    settings = {"speed": 110.0, "pitch": 90.0, "tract": 0.9}
+    command = TtsPrograms(tmp_path).command("pico:en-GB", "a b", Path("x.wav"), settings)
+    assert command[0] == str(program)
+    # Rendered faster and higher by 1 / 0.9, then played slower: formants and F0 go down.
+    assert command[1:] == [
+        "-w",
+        "x.wav",
+        "-l",
+        "en-GB",
+        "<speed level='122'><pitch level='100'>a b</pitch></speed>",
+    ]
+
+
+def test_pico_voices_are_drawn_with_their_own_ranges() -> None:
+    jobs = plan_jobs([f"sentence number {i}" for i in range(200)], ["pico-us", "pico-gb"], seed=0)
+    assert {job.voice for job in jobs} == {"pico:en-US", "pico:en-GB"}
+    assert all(80 <= job.settings["speed"] <= 125 for job in jobs)
+    assert all(80 <= job.settings["pitch"] <= 125 for job in jobs)
+    tract = np.array([job.settings["tract"] for job in jobs])
+    assert 0.84 <= tract.min() < 0.9
+    assert tract.max() <= 1.08
+
+
+def test_pico_voices_render_through_a_pico2wave_program(tmp_path: Path) -> None:
+    # A stand-in with pico2wave's command line: a 16 kHz tone whose length follows the text.
+    program = tmp_path / "prefix" / "bin" / "pico2wave"
+    program.parent.mkdir(parents=True)
+    program.write_text(
+        "#!/bin/sh\n"
+        f'exec {sys.executable} -c "import sys, numpy, soundfile; '
+        "n = 400 * len(sys.argv[5]); "
+        "soundfile.write(sys.argv[2], 0.3 * numpy.sin(numpy.arange(n) / 5), 16000, "
+        'subtype=\'PCM_16\')" "$@"\n'
+    )
+    program.chmod(0o755)
+    programs = TtsPrograms(tmp_path / "prefix")
+    assert programs.available(["pico-us", "pico-gb"]) == ["pico-us", "pico-gb"]
+    assert TtsPrograms(tmp_path).available(["pico-us"]) == []  # no bin/pico2wave there
+
+    result = synthesize(
+        list(SENTENCES[1:]), tmp_path / "out", voices=["pico-us"], programs=programs
+    )
+
+    assert result.failures == []
+    [row] = _manifest(result.manifest)
+    assert (row["transcript"], row["speaker"]) == ("Seven green apples", "pico:en-US")
+    info = sf.info(tmp_path / "out" / row["path"])
+    assert (info.samplerate, info.channels) == (16_000, 1)
+    assert info.duration > 0.5
+
+
+def test_default_voices_leave_pico_out_so_old_recipes_render_the_same() -> None:
+    assert not set(DEFAULT_VOICES) & {"pico-us", "pico-gb"}
+    assert plan_jobs(["a b c"] * 30, DEFAULT_VOICES, seed=5) == plan_jobs(
+        ["a b c"] * 30, ("espeak", "kal", "kal16", "awb", "festival-kal", "festival-ked"), seed=5
+    )
 
 
 def test_held_out_voices_are_refused(tmp_path: Path) -> None:
