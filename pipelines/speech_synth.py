@@ -50,8 +50,8 @@ MAX_WORDS = 15
 FLITE_VOICES = ("kal", "kal16", "awb")
 FESTIVAL_VOICES = {"festival-kal": "kal_diphone", "festival-ked": "ked_diphone"}  # family -> voice
 # SVOX Pico's two English voices, both women's (Apache-2.0, from Android; ``pico2wave`` from
-# Debian's non-free libttspico-utils, or the recipe's wrapper over PyPI's ttspico): family ->
-# language.
+# Debian's non-free libttspico-utils, or the one recipes/make_pico_bundle.sh compiles from
+# PyPI's ttspico sources): family -> language.
 PICO_VOICES = {"pico-us": "en-US", "pico-gb": "en-GB"}
 HELD_OUT_VOICES = frozenset({"rms", "slt", "us-slt-hts"})  # the unseen-voice test set
 # The families of the shipped model's synthetic speech (stages 3-7): the default, so that their

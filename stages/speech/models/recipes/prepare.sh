@@ -4,12 +4,12 @@
 # skipped when it is there already (FORCE=1 makes it again), so a rerun only checks.
 #   .device-carry/data/    the real audio, Opus-coded in shards (speech_train_carry pack)
 #   .device-carry/whl/     the cp312 wheels the device's Python lacks, at this venv's versions
-#   .device-carry/tts/     tts.tar.xz (espeak-ng, flite) and festival.tar.xz
+#   .device-carry/tts/     tts.tar.xz (espeak-ng, flite), festival.tar.xz and pico.tar.xz
 #   .device-carry/r5text/  plan H's text: sentence lines 110,001-140,000 and new digit lines
 # Usage, from the repository root: stages/speech/models/recipes/prepare.sh
 # (PY: the project's Python, default .venv/bin/python; DATA: default ../shared/data/speech).
-# Needs apt-get, dpkg, gcc, strip, xz (the TTS bundles), pip's registry (the wheels), and
-# /usr/share/wordnet (Debian's wordnet-base: the sentences' text).
+# Needs apt-get, dpkg, gcc, strip, xz (the TTS bundles), pip's registry (the wheels, ttspico's
+# source distribution), and /usr/share/wordnet (Debian's wordnet-base: the sentences' text).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=${PY:-.venv/bin/python}
@@ -40,6 +40,7 @@ fi
 
 todo $C/tts/tts.tar.xz && bash "$HERE/make_tts_bundle.sh" $C/tts
 todo $C/tts/festival.tar.xz && bash "$HERE/make_festival_bundle.sh" $C/tts
+todo $C/tts/pico.tar.xz && bash "$HERE/make_pico_bundle.sh" $C/tts
 
 if todo $C/r5text/sentences.txt; then
     mkdir -p $C/r5text
