@@ -35,8 +35,10 @@ gcc -O2 -w -I$S/tts -I$S/lib -o $T/bin/pico2wave "$HERE/pico2wave.c" $S/tts/tts_
 strip $T/bin/pico2wave
 cp $S/lang/en-US_ta.bin $S/lang/en-US_lh0_sg.bin $S/lang/en-GB_ta.bin $S/lang/en-GB_kh0_sg.bin \
     $T/share/pico/lang/
-for lang in en-US en-GB; do $T/bin/pico2wave -w check.wav -l $lang "pico is ready"; done
-[ "$(stat -c %s check.wav)" -gt 10000 ] || { echo "pico2wave wrote no speech"; exit 1; }
+for lang in en-US en-GB; do
+    $T/bin/pico2wave -w check.wav -l $lang "pico is ready"
+    [ "$(stat -c %s check.wav)" -gt 10000 ] || { echo "pico2wave wrote no $lang speech"; exit 1; }
+done
 tar cJf "$DEST/pico.tar.xz.part" $T
 mv "$DEST/pico.tar.xz.part" "$DEST/pico.tar.xz"
 echo "$DEST/pico.tar.xz: $(du -h "$DEST/pico.tar.xz" | cut -f1)"
