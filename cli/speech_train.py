@@ -146,6 +146,14 @@ def _clip_share(flag: str, default: float, help_text: str) -> Callable[[F], F]:
     show_default=True,
     help="Bidirectional GRU layers.",
 )
+@click.option(
+    "--residual-layers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Bidirectional GRU layers added on top as residual branches that start at zero: with"
+    " --warm-start, a model grown deeper that begins with exactly the old one's outputs.",
+)
 @click.option("--conv-channels", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option(
     "--subsample",
@@ -230,6 +238,7 @@ def train(
     stop_after_minutes: float | None,
     hidden: int,
     layers: int,
+    residual_layers: int,
     conv_channels: int,
     subsample: str,
     dropout: float,
@@ -264,6 +273,7 @@ def train(
             conv_time_strides=SUBSAMPLING[int(subsample)],
             rnn_hidden=hidden,
             rnn_layers=layers,
+            residual_layers=residual_layers,
             dropout=dropout,
         )
         init_path = _model_path(init_from)

@@ -45,7 +45,10 @@ class ModelConfig:
     ``n_bins``: input feature bins (80 mels); ``conv_channels``: channels of both convolutions;
     ``conv_time_strides``: time stride of each convolution (their product subsamples time);
     ``rnn_hidden``: GRU units per direction; ``rnn_layers``: stacked bidirectional layers;
-    ``dropout``: between layers (training only); ``n_labels``: output labels.
+    ``dropout``: between layers (training only); ``n_labels``: output labels;
+    ``residual_layers``: bidirectional GRU layers added above those, each as a residual branch
+    whose output projection starts at zero (:class:`ResidualGru`), so a model warm-started from
+    one without them begins with exactly its outputs.
     """
 
     n_bins: int = 80
@@ -55,11 +58,14 @@ class ModelConfig:
     rnn_layers: int = 4
     dropout: float = 0.15
     n_labels: int = len(LABELS)
+    residual_layers: int = 0
 
     def __post_init__(self) -> None:
         for name in ("n_bins", "conv_channels", "rnn_hidden", "rnn_layers", "n_labels"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.residual_layers < 0:
+            raise ValueError(f"residual_layers must be >= 0, got {self.residual_layers}")
         if len(self.conv_time_strides) != 2 or min(self.conv_time_strides) < 1:
             raise ValueError(
                 f"conv_time_strides must be two strides >= 1, got {self.conv_time_strides}"
@@ -73,7 +79,10 @@ class ModelConfig:
         return self.conv_time_strides[0] * self.conv_time_strides[1]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "conv_time_strides": list(self.conv_time_strides)}
+        data = {**asdict(self), "conv_time_strides": list(self.conv_time_strides)}
+        if not self.residual_layers:  # files without them read as before this field existed
+            del data["residual_layers"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
@@ -82,6 +91,26 @@ class ModelConfig:
 
 def _conv_out(length: Tensor | int, stride: int) -> Any:
     return (length + 2 * CONV_PADDING[1] - CONV_KERNEL[1]) // stride + 1
+
+
+class ResidualGru(nn.Module):
+    """``y + W * dropout(BiGRU(y))`` over ``(B, T, width)`` packed sequences; ``W``
+    ``(width, width)`` starts at zero, so the layer starts as the identity (the way to grow a
+    trained model deeper without losing what it knows)."""
+
+    def __init__(self, width: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.rnn = nn.GRU(width, hidden, bidirectional=True, batch_first=True)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(2 * hidden, width)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, y: Tensor, lengths: Tensor) -> Tensor:
+        packed = pack_padded_sequence(y, lengths, batch_first=True, enforce_sorted=False)
+        branch, _ = self.rnn(packed)
+        branch, _ = pad_packed_sequence(branch, batch_first=True, total_length=y.shape[1])
+        return y + self.out(self.dropout(branch))
 
 
 class CtcModel(nn.Module):
@@ -112,6 +141,10 @@ class CtcModel(nn.Module):
             batch_first=True,
             dropout=config.dropout if config.rnn_layers > 1 else 0.0,
         )
+        self.residual = nn.ModuleList(
+            ResidualGru(2 * config.rnn_hidden, config.rnn_hidden, config.dropout)
+            for _ in range(config.residual_layers)
+        )
         self.classify = nn.Linear(2 * config.rnn_hidden, config.n_labels)
 
     def output_lengths(self, frame_lengths: Tensor) -> Tensor:
@@ -139,6 +172,8 @@ class CtcModel(nn.Module):
         packed = pack_padded_sequence(x, out_lengths, batch_first=True, enforce_sorted=False)
         y, _ = self.rnn(packed)
         y, _ = pad_packed_sequence(y, batch_first=True, total_length=t)  # (B, T', 2H)
+        for layer in self.residual:
+            y = layer(y, out_lengths)
         logits = self.classify(self.dropout(y))  # (B, T', n_labels)
         return torch.log_softmax(logits.float(), dim=-1), out_lengths
 

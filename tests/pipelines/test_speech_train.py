@@ -283,6 +283,26 @@ def test_warm_start_copies_the_shared_weights_of_a_smaller_model(
         torch.testing.assert_close(after[name], tensor, atol=1e-3, rtol=0)
 
 
+def test_warm_start_into_residual_layers_keeps_the_old_model_s_outputs(
+    tone_manifest: Path, tmp_path: Path
+) -> None:
+    first = train(tiny_config(tone_manifest, tmp_path / "a", epochs=1))
+    assert first.best_bundle is not None
+    grown = replace(TINY, residual_layers=1)
+    config = tiny_config(
+        tone_manifest, tmp_path / "b", epochs=1, lr=1e-12, warm_start_from=first.best_bundle,
+        model=grown,
+    )  # fmt: skip
+    second = train(config)
+    assert second.best_bundle is not None
+    before, after = load_bundle(first.best_bundle).model, load_bundle(second.best_bundle).model
+    assert after.config.residual_layers == 1
+    features, lengths = torch.randn(1, 80, 50), torch.tensor([50])
+    with torch.inference_mode():
+        torch.testing.assert_close(after(features, lengths)[0], before(features, lengths)[0],
+                                   atol=1e-4, rtol=0)  # fmt: skip
+
+
 def test_warm_start_needs_a_shared_weight(tone_manifest: Path, tmp_path: Path) -> None:
     first = train(tiny_config(tone_manifest, tmp_path / "a", epochs=1))
     assert first.best_bundle is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -139,9 +140,45 @@ def test_int8_is_refused_off_the_cpu(small_model_path: Path) -> None:
         recognizer.to("cuda")
 
 
+def test_residual_layers_start_as_the_identity_and_batch_like_single_items(
+    tmp_path: Path,
+) -> None:
+    torch.manual_seed(0)
+    plain = CtcModel(SMALL).eval()
+    grown = CtcModel(replace(SMALL, residual_layers=2)).eval()
+    grown.load_state_dict({**grown.state_dict(), **plain.state_dict()})
+    features = torch.randn(2, 80, 120)
+    lengths = torch.tensor([120, 64])
+    with torch.inference_mode():
+        torch.testing.assert_close(grown(features, lengths)[0], plain(features, lengths)[0])
+    # Trained away from zero, the layers still give padded items what they get alone.
+    with torch.no_grad():
+        for layer in grown.residual:
+            layer.out.weight.normal_(std=0.1)
+    path = tmp_path / "grown.pt"
+    save_bundle(path, grown, features=LogMelSpectrogram().features.config())
+    bundle = load_bundle(path)
+    assert bundle.model.config.residual_layers == 2
+    recognizer = CtcRecognizer(model_path=path)
+    items = [spectrogram(n, f"{n}.wav", seed=n) for n in (30, 90)]
+    for item, batched in zip(items, recognizer.batch(items), strict=True):
+        np.testing.assert_allclose(batched.log_probs, recognizer(item).log_probs, atol=1e-5)
+    with torch.inference_mode():
+        assert not torch.allclose(grown(features, lengths)[0], plain(features, lengths)[0])
+
+
+def test_model_files_without_residual_layers_keep_their_config() -> None:
+    assert "residual_layers" not in SMALL.to_dict()
+    assert ModelConfig.from_dict(SMALL.to_dict()) == SMALL
+    grown = replace(SMALL, residual_layers=1)
+    assert ModelConfig.from_dict(grown.to_dict()) == grown
+
+
 def test_bad_model_config() -> None:
     with pytest.raises(ValueError, match="rnn_layers"):
         ModelConfig(rnn_layers=0)
+    with pytest.raises(ValueError, match="residual_layers"):
+        ModelConfig(residual_layers=-1)
     with pytest.raises(ValueError, match="dropout"):
         ModelConfig(dropout=1.0)
 
