@@ -4,8 +4,9 @@
 # $ROOT/run<NAME>.log; $ROOT/runs.names lists the runs whose best.pt watch.sh brings back.
 #   PLAN=EF  session 4 (stage 7): run F (5x384 from scratch: real speech only, then with the
 #            new synthetic set) beside run E (fine-tune the shipped model with it).
-#   PLAN=H   next: run H alone, a 5x320 model warm-started from the shipped one (its
-#            convolutions and GRU layers 1-4), on real speech twice and the synthetic set,
+#   PLAN=H   next: run H alone, the shipped model grown by one residual GRU layer that starts
+#            at zero (--residual-layers, session 17: it begins with exactly the shipped
+#            model's outputs), on real speech twice and the synthetic set,
 #            with recording levels varied and more telephone lines (session 13: the shipped
 #            model reads a phone line 15 points worse and moves 1-1.5 points with the level).
 set -u
@@ -40,7 +41,7 @@ H)
   H=${H:-5}  # minutes: a device session has 15 in all (README.md)
   wait_synth
   $T $REAL $REAL $SYN $DEV --out $ROOT/runH --device $TRAIN_DEVICE --precision $PRECISION --workers ${WORKERS:-14} \
-    --seed 41 --warm-start $SHIPPED --layers 5 --hidden 320 --lr 5e-4 --warmup-steps 150 \
+    --seed 41 --warm-start $SHIPPED --residual-layers 1 --lr 5e-4 --warmup-steps 150 \
     --epochs 100 --joined-fraction 0.15 --non-speech-fraction 0.03 \
     --gain-prob 0.3 --telephone-prob 0.1 $(minutes $H) > $ROOT/runH.log 2>&1
   ;;
