@@ -93,6 +93,15 @@ def _conv_out(length: Tensor | int, stride: int) -> Any:
     return (length + 2 * CONV_PADDING[1] - CONV_KERNEL[1]) // stride + 1
 
 
+def _packed_rnn(rnn: nn.GRU, x: Tensor, lengths: Tensor) -> Tensor:
+    """``rnn`` over the first ``lengths`` frames of each row of ``x`` ``(B, T, in)`` -> ``(B, T,
+    out)``, zeros past each row's end (so padding never reaches the recurrence)."""
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    y, _ = rnn(packed)
+    y, _ = pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])
+    return y
+
+
 class ResidualGru(nn.Module):
     """``y + W * dropout(BiGRU(y))`` over ``(B, T, width)`` packed sequences; ``W``
     ``(width, width)`` starts at zero, so the layer starts as the identity (the way to grow a
@@ -107,10 +116,7 @@ class ResidualGru(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def forward(self, y: Tensor, lengths: Tensor) -> Tensor:
-        packed = pack_padded_sequence(y, lengths, batch_first=True, enforce_sorted=False)
-        branch, _ = self.rnn(packed)
-        branch, _ = pad_packed_sequence(branch, batch_first=True, total_length=y.shape[1])
-        return y + self.out(self.dropout(branch))
+        return y + self.out(self.dropout(_packed_rnn(self.rnn, y, lengths)))
 
 
 class CtcModel(nn.Module):
@@ -169,9 +175,7 @@ class CtcModel(nn.Module):
         x = x.permute(0, 3, 1, 2).reshape(b, t, c * f)  # (B, T', C * F')
         x = self.dropout(self.project(x))  # (B, T', H)
         out_lengths = self.output_lengths(frame_lengths.cpu()).clamp(min=1, max=t)
-        packed = pack_padded_sequence(x, out_lengths, batch_first=True, enforce_sorted=False)
-        y, _ = self.rnn(packed)
-        y, _ = pad_packed_sequence(y, batch_first=True, total_length=t)  # (B, T', 2H)
+        y = _packed_rnn(self.rnn, x, out_lengths)  # (B, T', 2H)
         for layer in self.residual:
             y = layer(y, out_lengths)
         logits = self.classify(self.dropout(y))  # (B, T', n_labels)
