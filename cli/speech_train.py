@@ -154,6 +154,13 @@ def _clip_share(flag: str, default: float, help_text: str) -> Callable[[F], F]:
     help="Bidirectional GRU layers added on top as residual branches that start at zero: with"
     " --warm-start, a model grown deeper that begins with exactly the old one's outputs.",
 )
+@click.option(
+    "--freeze-stack",
+    is_flag=True,
+    help="Keep the convolutions and the GRU stack of the --init or --warm-start model fixed and"
+    " train only the residual layers and the output layer: capacity added on top without"
+    " forgetting, in cheaper steps.",
+)
 @click.option("--conv-channels", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option(
     "--subsample",
@@ -239,6 +246,7 @@ def train(
     hidden: int,
     layers: int,
     residual_layers: int,
+    freeze_stack: bool,
     conv_channels: int,
     subsample: str,
     dropout: float,
@@ -308,6 +316,7 @@ def train(
             stop_after_minutes=stop_after_minutes,
             init_from=init_path,
             warm_start_from=_model_path(warm_start_from),
+            freeze_stack=freeze_stack,
             model=model,
         )
         result = run_training(config)

@@ -96,8 +96,11 @@ class _Trainer:
         self.state = TrainState(total_epochs=config.epochs)
         self.saved_rng: dict[str, Any] = {}
         self.model = CtcModel(config.model).to(self.device)
+        if config.freeze_stack:
+            for module in self.model.stack():
+                module.requires_grad_(False)
         self.optimizer = torch.optim.AdamW(
-            self.model.parameters(),
+            [weights for weights in self.model.parameters() if weights.requires_grad],
             lr=config.lr,
             betas=ADAM_BETAS,
             weight_decay=config.weight_decay,
@@ -122,6 +125,8 @@ class _Trainer:
         )
         if saved_config.get("model") != self.config.model.to_dict():
             raise ValueError(f"{path}: saved with another architecture {saved_config.get('model')}")
+        if saved_config.get("freeze_stack", False) != self.config.freeze_stack:
+            raise ValueError(f"{path}: resume with the freeze_stack setting it was saved with")
         if not state.budget_fixed:
             state.total_epochs = self.config.epochs
         self.state = state

@@ -43,7 +43,10 @@ class TrainConfig:
     long or that many steps, to ``resume`` later; ``init_from``: start from the weights of this
     bundle (fine-tuning; its architecture must equal ``model``); ``warm_start_from``: start
     ``model`` from this bundle's weights wherever name and shape match (a deeper or wider model
-    keeps what it shares with a trained one), the rest at random.
+    keeps what it shares with a trained one), the rest at random; ``freeze_stack``: the
+    convolutions, projection and GRU stack keep the weights they start with and only the
+    residual layers and the output layer learn (capacity added on top of a trained model
+    without it forgetting what it knows; steps are cheaper, no gradient goes below the stack).
     """
 
     train_specs: tuple[str, ...]
@@ -76,6 +79,7 @@ class TrainConfig:
     stop_after_steps: int | None = None
     init_from: Path | None = None
     warm_start_from: Path | None = None
+    freeze_stack: bool = False
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self) -> None:
@@ -99,6 +103,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.init_from is not None and self.warm_start_from is not None:
             raise ValueError("init_from and warm_start_from exclude each other")
+        if self.freeze_stack and self.init_from is None and self.warm_start_from is None:
+            raise ValueError("freeze_stack needs a trained model to start from (init, warm start)")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
 

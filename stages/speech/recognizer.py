@@ -116,7 +116,8 @@ class ResidualGru(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def forward(self, y: Tensor, lengths: Tensor) -> Tensor:
-        return y + self.out(self.dropout(_packed_rnn(self.rnn, y, lengths)))
+        branch: Tensor = self.out(self.dropout(_packed_rnn(self.rnn, y, lengths)))
+        return y + branch
 
 
 class CtcModel(nn.Module):
@@ -152,6 +153,11 @@ class CtcModel(nn.Module):
             for _ in range(config.residual_layers)
         )
         self.classify = nn.Linear(2 * config.rnn_hidden, config.n_labels)
+
+    def stack(self) -> tuple[nn.Module, ...]:
+        """The layers below the residual ones and the output layer: the convolutions, the
+        projection and the GRU stack (what ``freeze_stack`` training keeps fixed)."""
+        return (self.conv1, self.conv2, self.project, self.rnn)
 
     def output_lengths(self, frame_lengths: Tensor) -> Tensor:
         """Output frames for inputs of ``frame_lengths`` frames (int tensor, same shape)."""

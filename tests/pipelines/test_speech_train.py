@@ -303,6 +303,29 @@ def test_warm_start_into_residual_layers_keeps_the_old_model_s_outputs(
                                    atol=1e-4, rtol=0)  # fmt: skip
 
 
+def test_a_frozen_stack_keeps_its_weights_while_the_layers_on_top_learn(
+    tone_manifest: Path, tmp_path: Path
+) -> None:
+    first = train(tiny_config(tone_manifest, tmp_path / "a", epochs=1))
+    assert first.best_bundle is not None
+    config = tiny_config(
+        tone_manifest, tmp_path / "b", epochs=2, warm_start_from=first.best_bundle,
+        model=replace(TINY, residual_layers=1), freeze_stack=True,
+    )  # fmt: skip
+    second = train(config)
+    assert second.best_bundle is not None
+    before = load_bundle(first.best_bundle).model.state_dict()
+    after = load_bundle(second.best_bundle).model.state_dict()
+    stack = ("conv1.", "conv2.", "project.", "rnn.")
+    for name, weights in after.items():
+        if name.startswith(stack):
+            torch.testing.assert_close(weights, before[name], atol=0, rtol=0, msg=name)
+    assert after["residual.0.out.weight"].abs().max() > 0  # started at zero
+    assert not torch.equal(after["classify.weight"], before["classify.weight"])
+    with pytest.raises(ValueError, match="freeze_stack needs"):
+        tiny_config(tone_manifest, tmp_path / "c", freeze_stack=True)
+
+
 def test_warm_start_needs_a_shared_weight(tone_manifest: Path, tmp_path: Path) -> None:
     first = train(tiny_config(tone_manifest, tmp_path / "a", epochs=1))
     assert first.best_bundle is not None
