@@ -5,12 +5,15 @@ started from often keeps what each was good at).
     python -m facespeech.pipelines.speech_average base.pt tuned.pt --weights 0.5,0.5 --out avg.pt
 
 The front end and labels of the first bundle are kept; every bundle must share the architecture.
+Dropout is not architecture (it only acts in training): bundles trained with other dropout
+rates average, and the result keeps the first bundle's.
 The result is stored in float16, as shipped models are, with the sources in its metadata.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,7 +31,8 @@ def average_bundles(paths: Sequence[Path], weights: Sequence[float], out: Path) 
     bundles = [load_bundle(path) for path in paths]
     first = bundles[0]
     for path, bundle in zip(paths[1:], bundles[1:], strict=True):
-        if bundle.model.config != first.model.config or bundle.features != first.features:
+        architecture = dataclasses.replace(bundle.model.config, dropout=first.model.config.dropout)
+        if architecture != first.model.config or bundle.features != first.features:
             raise ValueError(f"{path}: another architecture or front end than {paths[0]}")
     total = float(sum(weights))
     states = [bundle.model.state_dict() for bundle in bundles]
