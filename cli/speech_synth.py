@@ -22,8 +22,8 @@ from facespeech.cli.common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
     default="espeak,kal,kal16,awb,festival-kal,festival-ked",
     show_default=True,
     help="Voice families, comma-separated: espeak, kal, kal16, awb, festival-kal, festival-ked, "
-    "pico-us, pico-gb (pico2wave; see recipes/make_pico_bundle.sh). rms, slt and us-slt-hts "
-    "are held out of training.",
+    "pico-us, pico-gb (pico2wave; see recipes/make_pico_bundle.sh), espeak-accent (espeak-ng "
+    "with a simulated Mandarin-L1 accent). rms, slt and us-slt-hts are held out of training.",
 )
 @click.option("--max-sentences", type=click.IntRange(min=1), help="Use only the first N lines.")
 @click.option("--seed", type=int, default=0, show_default=True)

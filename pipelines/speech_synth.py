@@ -5,7 +5,8 @@ manifest rows), keeps sentences of 3-15 words and drops every sentence that is a
 transcript. ``synthesize`` renders them with espeak-ng (its English accents and voice variants),
 flite's voices kal, kal16 and awb, festival's kal_diphone and ked_diphone (families
 ``festival-kal``, ``festival-ked``) and, when asked for, SVOX Pico's en-US and en-GB women's
-voices (``pico-us``, ``pico-gb``: ``pico2wave``), drawing voice, rate, pitch, volume and vocal
+voices (``pico-us``, ``pico-gb``: ``pico2wave``) and espeak-ng in a simulated Mandarin-L1
+accent (``espeak-accent``: ``speech_accent``), drawing voice, rate, pitch, volume and vocal
 tract length per sentence from a seeded ``numpy.random.Generator``, and writes
 ``audio/NNN/NNNNNN.wav`` plus ``manifest.tsv`` (``path, transcript, speaker, split=train,
 duration``) for ``speechpipe train``.
@@ -40,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+from facespeech.pipelines.speech_accent import accented_phoneme_input, draw_accent
 from facespeech.stages.speech.audio import SAMPLE_RATE
 from facespeech.stages.speech.text import ONES, normalize_transcript
 
@@ -57,7 +59,8 @@ HELD_OUT_VOICES = frozenset({"rms", "slt", "us-slt-hts"})  # the unseen-voice te
 # The families of the shipped model's synthetic speech (stages 3-7): the default, so that their
 # recipes render the same clips on a machine that also has pico2wave.
 DEFAULT_VOICES = ("espeak", *FLITE_VOICES, *FESTIVAL_VOICES)
-ALL_VOICES = (*DEFAULT_VOICES, *PICO_VOICES)
+ACCENT_VOICE = "espeak-accent"  # espeak-ng's phonemes rewritten (speech_accent), then spoken
+ALL_VOICES = (*DEFAULT_VOICES, *PICO_VOICES, ACCENT_VOICE)
 ESPEAK_LANGUAGES = (
     "en-us",
     "en-us-nyc",
@@ -100,6 +103,15 @@ ESPEAK_TRACT_SCALE = (0.94, 1.1)
 PICO_SPEED = (80, 125)
 PICO_PITCH = (80, 125)
 PICO_TRACT_SCALE = (0.84, 1.08)
+# espeak-accent: the phonemes are always en-us's (the rules are written for its mnemonics);
+# the voice that speaks them is one of these, slower than espeak's default as learners read.
+ACCENT_PHONEMES_VOICE = "en-us"
+ACCENT_LANGUAGES = ("en-us", "en-gb", "en")
+ACCENT_VARIANTS = (
+    "", "m1", "m2", "m3", "m4", "m5", "f1", "f2", "f3", "f4", "f5", "klatt", "klatt2",
+)  # fmt: skip
+ACCENT_RATE_WPM = (110, 165)
+ACCENT_PITCH = (25, 80)
 TTS_TIMEOUT_S = 60.0
 CHUNK_SIZE = 64  # sentences per worker task: amortises process hand-over
 MANIFEST_COLUMNS = ("path", "transcript", "speaker", "split", "duration")
@@ -155,6 +167,20 @@ class TtsPrograms:
     def program(self, name: str) -> str | None:
         return shutil.which(name, path=str(self.prefix / "bin") if self.prefix else None)
 
+    def _espeak(self) -> list[str]:
+        espeak = self.program("espeak-ng")
+        assert espeak is not None
+        return [espeak, *(["--path", str(self.prefix)] if self.prefix else [])]
+
+    def phonemes(self, text: str) -> str:
+        """espeak-ng's en-us phonemes of ``text`` (``-x --sep=_``: mnemonics joined by ``_``
+        within a word, words separated by spaces). Raises ``subprocess.SubprocessError``."""
+        done = subprocess.run(
+            [*self._espeak(), "-q", "-x", "--sep=_", "-v", ACCENT_PHONEMES_VOICE, "--", text],
+            env=self.env(), capture_output=True, check=True, text=True, timeout=TTS_TIMEOUT_S,
+        )  # fmt: skip
+        return done.stdout
+
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         if self.prefix is not None:
@@ -200,12 +226,15 @@ class TtsPrograms:
             pitch = round(settings["pitch"] / tract)
             marked = f"<speed level='{speed}'><pitch level='{pitch}'>{text}</pitch></speed>"
             return [pico, "-w", str(wav), "-l", voice.removeprefix("pico:"), marked]
-        if voice.startswith("espeak:"):
-            espeak = self.program("espeak-ng")
-            assert espeak is not None
-            data = ["--path", str(self.prefix)] if self.prefix else []
+        if voice.startswith(f"{ACCENT_VOICE}:"):  # text: phoneme input, see spoken_text
             return [
-                espeak, *data, "-v", voice.removeprefix("espeak:"),
+                *self._espeak(), "-v", voice.removeprefix(f"{ACCENT_VOICE}:"),
+                "-s", str(int(settings["rate"])), "-p", str(int(settings["pitch"])),
+                "-w", str(wav), "--", text,
+            ]  # fmt: skip
+        if voice.startswith("espeak:"):
+            return [
+                *self._espeak(), "-v", voice.removeprefix("espeak:"),
                 "-s", str(round(settings["rate"] / tract)), "-p", str(int(settings["pitch"])),
                 "-a", str(int(settings["amplitude"])), "-w", str(wav), "--", text,
             ]  # fmt: skip
@@ -226,7 +255,7 @@ class TtsPrograms:
         for voice in voices:
             if voice in FESTIVAL_VOICES:
                 usable = self.program("festival") is not None and self._festival_works(voice)
-            elif voice == "espeak":
+            elif voice in ("espeak", ACCENT_VOICE):
                 usable = self.program("espeak-ng") is not None
             elif voice in PICO_VOICES:
                 usable = self.program("pico2wave") is not None
@@ -293,6 +322,15 @@ def _pitch_and_tract(rng: np.random.Generator, f0_range: tuple[float, float]) ->
     return {"f0": f0, "tract": tract}
 
 
+def _espeak_voice(
+    rng: np.random.Generator, family: str, languages: Sequence[str], variants: Sequence[str]
+) -> str:
+    """A drawn espeak-ng voice as a speaker label: ``family:language[+variant]``."""
+    language = languages[int(rng.integers(len(languages)))]
+    variant = variants[int(rng.integers(len(variants)))]
+    return f"{family}:{language}" + (f"+{variant}" if variant else "")
+
+
 def plan_jobs(sentences: Sequence[str], voices: Sequence[str], seed: int) -> list[_Job]:
     """One voice configuration per sentence, drawn from a generator seeded with ``seed``."""
     rng = np.random.default_rng(seed)
@@ -300,14 +338,20 @@ def plan_jobs(sentences: Sequence[str], voices: Sequence[str], seed: int) -> lis
     for index, text in enumerate(sentences):
         family = str(voices[int(rng.integers(len(voices)))])
         if family == "espeak":
-            language = ESPEAK_LANGUAGES[int(rng.integers(len(ESPEAK_LANGUAGES)))]
-            variant = ESPEAK_VARIANTS[int(rng.integers(len(ESPEAK_VARIANTS)))]
-            voice = f"espeak:{language}" + (f"+{variant}" if variant else "")
+            voice = _espeak_voice(rng, "espeak", ESPEAK_LANGUAGES, ESPEAK_VARIANTS)
             settings = {
                 "rate": float(rng.integers(*ESPEAK_RATE_WPM, endpoint=True)),
                 "pitch": float(rng.integers(*ESPEAK_PITCH, endpoint=True)),
                 "amplitude": float(rng.integers(*ESPEAK_AMPLITUDE, endpoint=True)),
                 "tract": rng.uniform(*ESPEAK_TRACT_SCALE),
+            }
+        elif family == ACCENT_VOICE:
+            voice = _espeak_voice(rng, ACCENT_VOICE, ACCENT_LANGUAGES, ACCENT_VARIANTS)
+            settings = {
+                "rate": float(rng.integers(*ACCENT_RATE_WPM, endpoint=True)),
+                "pitch": float(rng.integers(*ACCENT_PITCH, endpoint=True)),
+                "accent_seed": float(rng.integers(2**31)),
+                **draw_accent(rng),
             }
         elif family in PICO_VOICES:
             voice = f"pico:{PICO_VOICES[family]}"
@@ -332,6 +376,23 @@ def plan_jobs(sentences: Sequence[str], voices: Sequence[str], seed: int) -> lis
     return jobs
 
 
+def spoken_text(programs: TtsPrograms, job: _Job) -> str:
+    """What the TTS program is given for ``job``: its text, or for ``espeak-accent`` the
+    text's phonemes rewritten by the job's accent (reproducible from its ``accent_seed``)."""
+    if not job.voice.startswith(f"{ACCENT_VOICE}:"):
+        return job.text
+    rng = np.random.default_rng(int(job.settings["accent_seed"]))
+    return accented_phoneme_input(programs.phonemes(job.text), job.settings, rng)
+
+
+def _family(voice: str) -> str:
+    """The voice family of a manifest speaker label (``espeak:en-gb+m3`` -> ``espeak``)."""
+    for family in ("espeak", ACCENT_VOICE):
+        if voice.startswith(f"{family}:"):
+            return family
+    return voice
+
+
 def _relative_path(index: int) -> str:
     return f"audio/{index // 1000:03d}/{index:06d}.wav"
 
@@ -345,7 +406,7 @@ def _render_chunk(args: tuple[TtsPrograms, Path, list[_Job]]) -> list[_Rendered]
         for job in jobs:
             try:
                 subprocess.run(
-                    programs.command(job.voice, job.text, raw, job.settings),
+                    programs.command(job.voice, spoken_text(programs, job), raw, job.settings),
                     env=env, capture_output=True, check=True, timeout=TTS_TIMEOUT_S,
                 )  # fmt: skip
                 samples, rate = sf.read(raw, dtype="float32", always_2d=True)
@@ -403,7 +464,7 @@ def synthesize(
                     continue
                 path = _relative_path(row.index)
                 writer.writerow((path, row.text, row.voice, "train", f"{row.duration_s:.3f}"))
-                family = "espeak" if row.voice.startswith("espeak:") else row.voice
+                family = _family(row.voice)
                 seconds = result.seconds_per_voice.get(family, 0.0) + row.duration_s
                 result.seconds_per_voice[family] = seconds
                 result.clips_per_voice[family] = result.clips_per_voice.get(family, 0) + 1

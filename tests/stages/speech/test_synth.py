@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 from facespeech.cli.speech_synth import synth
+from facespeech.pipelines.speech_accent import ACCENT_RULES, accented_phoneme_input
 from facespeech.pipelines.speech_synth import (
     DEFAULT_VOICES,
     DIGIT_WORDS,
@@ -247,3 +248,52 @@ def test_digit_lines_hold_every_digit_word_and_seeded_strings(tmp_path: Path) ->
     out = tmp_path / "digits.txt"
     assert speech_synth_main(["digits", str(out), "--seed", "7"]) == 0
     assert out.read_text(encoding="utf-8").splitlines() == lines
+
+
+PHONEMES = "D_@2 T_'I_N I_z v_'E_r_i g_'U_d__:__: a_n_d"  # espeak-ng -x --sep=_, en-us
+
+
+def test_accent_with_every_rule_off_speaks_espeaks_own_phonemes() -> None:
+    spoken = accented_phoneme_input(PHONEMES, {}, np.random.default_rng(0))
+
+    assert spoken == "[[D@2 T'IN Iz v'Eri g'Ud and]]"  # the pause marks are espeak's to add
+
+
+def test_accent_with_every_rule_on_rewrites_th_v_and_lax_vowels() -> None:
+    always = {f"accent_{rule}": 1.0 for rule in ACCENT_RULES}
+
+    spoken = accented_phoneme_input(PHONEMES, always, np.random.default_rng(0))
+
+    words = spoken.removeprefix("[[").removesuffix("]]").split()
+    assert words[0][0] in "dz"  # "the": no dental fricatives left
+    assert words[1][0] in "sf"  # "thing"
+    assert words[3][0] in "wf"  # "very"
+    assert "I" not in spoken.replace("I2", "").replace("I#", "")  # lax i spoken tense, i:
+    assert spoken == accented_phoneme_input(PHONEMES, always, np.random.default_rng(0))
+
+
+def test_accent_speakers_are_drawn_per_sentence_with_rule_probabilities() -> None:
+    jobs = plan_jobs([f"sentence number {i}" for i in range(50)], ["espeak-accent"], seed=4)
+
+    assert all(job.voice.startswith("espeak-accent:en") for job in jobs)
+    assert len({job.settings["accent_seed"] for job in jobs}) == len(jobs)
+    for job in jobs:
+        rates = [job.settings[f"accent_{rule}"] for rule in ACCENT_RULES]
+        assert all(0.0 <= rate <= 1.0 for rate in rates)
+        assert 110 <= job.settings["rate"] <= 165
+    assert jobs == plan_jobs([f"sentence number {i}" for i in range(50)], ["espeak-accent"], 4)
+
+
+@pytest.mark.usefixtures("espeak")
+def test_accented_espeak_renders_speech_with_the_plain_transcript(tmp_path: Path) -> None:
+    result = synthesize(["the thing is very good"], tmp_path, voices=["espeak-accent"], seed=2)
+
+    assert result.failures == []
+    assert list(result.seconds_per_voice) == ["espeak-accent"]
+    [row] = _manifest(result.manifest)
+    assert row["transcript"] == "the thing is very good"
+    assert row["speaker"].startswith("espeak-accent:en")
+    samples, rate = sf.read(tmp_path / row["path"], dtype="float32")
+    assert rate == 16_000
+    assert 0.7 < samples.size / rate < 4.0
+    assert np.sqrt(np.mean(samples**2)) > 0.01  # speech, not silence

@@ -4,15 +4,15 @@
 # background (setsid). TEXT: the folder of sentences.txt and digits.txt; SEED: the sentences'
 # (the digits' is SEED + 1); SENTENCES: how many of the sentences (default 16,000: about 3 minutes
 # of 12 processes, which plan H's training waits for); VOICES: the voice families (default all
-# eight, Pico's two included; stage 7 had the first six); WHEELS=0 skips the wheels (a
-# rehearsal's venv has them).
+# nine: Pico's two and, since session 20, espeak-accent included; stage 7 had the first six);
+# WHEELS=0 skips the wheels (a rehearsal's venv has them).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/common.sh"
 t0=$(date +%s)
 mkdir -p $ROOT
 for bundle in tts festival pico; do tar xJf $CARRY/tts/$bundle.tar.xz -C $ROOT || exit 1; done
-VOICES=${VOICES:-espeak,kal,kal16,awb,festival-kal,festival-ked,pico-us,pico-gb}
+VOICES=${VOICES:-espeak,kal,kal16,awb,festival-kal,festival-ked,pico-us,pico-gb,espeak-accent}
 if [ "${WHEELS:-1}" != 0 ]; then
   $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target $ROOT/site $CARRY/whl/*.whl || exit 1
