@@ -226,15 +226,9 @@ class TtsPrograms:
             pitch = round(settings["pitch"] / tract)
             marked = f"<speed level='{speed}'><pitch level='{pitch}'>{text}</pitch></speed>"
             return [pico, "-w", str(wav), "-l", voice.removeprefix("pico:"), marked]
-        if voice.startswith(f"{ACCENT_VOICE}:"):  # text: phoneme input, see spoken_text
+        if _family(voice) in ("espeak", ACCENT_VOICE):  # espeak-accent: text is phoneme input
             return [
-                *self._espeak(), "-v", voice.removeprefix(f"{ACCENT_VOICE}:"),
-                "-s", str(int(settings["rate"])), "-p", str(int(settings["pitch"])),
-                "-w", str(wav), "--", text,
-            ]  # fmt: skip
-        if voice.startswith("espeak:"):
-            return [
-                *self._espeak(), "-v", voice.removeprefix("espeak:"),
+                *self._espeak(), "-v", voice.split(":", 1)[1],
                 "-s", str(round(settings["rate"] / tract)), "-p", str(int(settings["pitch"])),
                 "-a", str(int(settings["amplitude"])), "-w", str(wav), "--", text,
             ]  # fmt: skip
@@ -350,6 +344,7 @@ def plan_jobs(sentences: Sequence[str], voices: Sequence[str], seed: int) -> lis
             settings = {
                 "rate": float(rng.integers(*ACCENT_RATE_WPM, endpoint=True)),
                 "pitch": float(rng.integers(*ACCENT_PITCH, endpoint=True)),
+                "amplitude": 100.0,  # espeak-ng's own
                 "accent_seed": float(rng.integers(2**31)),
                 **draw_accent(rng),
             }
